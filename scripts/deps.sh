@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install the Debian packages ghostbox needs to build and test. Idempotent:
+# apt runs only when something is missing, and then `apt-get update` first.
+# Usage: scripts/deps.sh [build|test|bench]   (default: test, which includes build)
+set -euo pipefail
+
+build_pkgs=(gcc make meson ninja-build pkg-config
+            libjansson-dev libarchive-dev libseccomp-dev libcap-dev libsubid-dev
+            libmicrohttpd-dev)
+test_pkgs=(libcmocka-dev busybox-static clang libclang-rt-14-dev zstd
+           passwd login util-linux procps iproute2 curl ca-certificates
+           clang-format)
+bench_pkgs=(hyperfine crun runc podman docker.io containerd linux-perf valgrind)
+
+want=("${build_pkgs[@]}")
+case "${1:-test}" in
+build) ;;
+test) want+=("${test_pkgs[@]}") ;;
+bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+                missing+=("$p")
+        fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+        exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+        echo "deps: missing packages (${missing[*]}); run as root to install them" >&2
+        exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,109 @@
+/* ghostbox: the daemonless CLI. Thin: parse flags, call libghostbox, print. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "verbs.h"
+
+/* Docker's convention: 125 means the engine itself failed. */
+#define EXIT_ENGINE 125
+
+static const struct gb_verb verbs[] = {
+        {"version", cmd_version, "Show the ghostbox version"},
+};
+
+void cli_errorf(const char *fmt, ...)
+{
+        va_list ap;
+
+        fputs("ghostbox: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+void cli_warn_handler(const char *msg, void *userdata)
+{
+        (void)userdata;
+        fprintf(stderr, "ghostbox: warning: %s\n", msg);
+}
+
+int cmd_version(struct gb_cli_ctx *ctx, int argc, char **argv)
+{
+        (void)ctx;
+        (void)argc;
+        (void)argv;
+        printf("ghostbox version %s\n", GB_VERSION);
+        return 0;
+}
+
+static void usage(FILE *f)
+{
+        fprintf(f, "Usage: ghostbox [--config FILE] [--debug] COMMAND [ARG...]\n\n"
+                   "A container engine whose containers never run as host root.\n\n"
+                   "Options:\n"
+                   "  --config FILE   daemon.json to use (default /etc/ghostbox/daemon.json,\n"
+                   "                  or $GHOSTBOX_CONFIG)\n"
+                   "  --debug         more detail in errors\n"
+                   "  -h, --help      this help\n"
+                   "  -v, --version   print the version\n\n"
+                   "Commands:\n");
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                fprintf(f, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
+        fprintf(f, "\nRun 'ghostbox COMMAND --help' for more on a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                {"config", required_argument, NULL, 'c'},
+                {"debug", no_argument, NULL, 'D'},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'v'},
+                {},
+        };
+        struct gb_cli_ctx ctx = {.config_path = getenv("GHOSTBOX_CONFIG")};
+        int c;
+
+        gb_set_warn_handler(cli_warn_handler, NULL);
+        /* '+' stops at the first non-option: the verb owns the rest. */
+        while ((c = getopt_long(argc, argv, "+hv", opts, NULL)) != -1) {
+                switch (c) {
+                case 'c':
+                        ctx.config_path = optarg;
+                        break;
+                case 'D':
+                        ctx.debug = 1;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                case 'v':
+                        return cmd_version(&ctx, 0, NULL);
+                default:
+                        usage(stderr);
+                        return EXIT_ENGINE;
+                }
+        }
+        if (optind >= argc) {
+                usage(stderr);
+                return EXIT_ENGINE;
+        }
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+                if (strcmp(argv[optind], verbs[i].name) == 0) {
+                        int first = optind;
+
+                        /* Each verb parses its own options; 0 makes glibc's
+                         * getopt start over from scratch. */
+                        optind = 0;
+                        return verbs[i].fn(&ctx, argc - first, argv + first);
+                }
+        }
+        cli_errorf("'%s' is not a ghostbox command. See 'ghostbox --help'.", argv[optind]);
+        return EXIT_ENGINE;
+}

@@ -1,0 +1,49 @@
+/* Small helpers with no project dependencies. All return -errno on failure
+ * unless documented otherwise; none print. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Read a whole file (at most max bytes; -EFBIG past that) into a fresh
+ * NUL-terminated buffer. *ret_buf is the caller's to free. dirfd may be
+ * AT_FDCWD. */
+int gb_read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, size_t *ret_len);
+
+/* Write data to path atomically: a temp file in the same directory, fsync,
+ * rename over path, fsync the directory. On failure the old file is intact
+ * and no temp file is left. */
+int gb_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* write() the whole buffer, retrying on EINTR and short writes. */
+int gb_write_all(int fd, const void *data, size_t len);
+
+/* read() exactly len bytes; -EIO on early EOF. */
+int gb_read_all(int fd, void *data, size_t len);
+
+/* mkdir -p with the given mode for created directories. */
+int gb_mkdir_p(const char *path, mode_t mode);
+
+/* rm -rf that never crosses mount points (a bind mount left behind must not
+ * take host data with it) and never follows symlinks. */
+int gb_rm_rf(const char *path);
+
+/* Parse a decimal unsigned 32-bit value; the whole string must be digits.
+ * -ERANGE past 2^32-1, -EINVAL otherwise. */
+int gb_parse_u32(const char *s, uint32_t *ret);
+int gb_parse_u64(const char *s, uint64_t *ret);
+
+bool gb_str_has_prefix(const char *s, const char *prefix);
+
+/* malloc/strdup that abort on OOM: the kernel's overcommit makes NULL rare and
+ * every caller handling it would hide the real logic. */
+void *gb_xmalloc(size_t n);
+void *gb_xcalloc(size_t n, size_t size);
+void *gb_xrealloc(void *p, size_t n);
+char *gb_xstrdup(const char *s);
+char *gb_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Length of a NULL-terminated string vector. */
+size_t gb_strv_len(char *const *v);

@@ -1,0 +1,115 @@
+# Shared helpers for integration tests. Source it first thing:
+#     . "$(dirname "$0")/lib.sh"
+# Every test file prints TAP ("ok N - name" / "not ok N - name"); the runner
+# counts the lines. Each file gets its own temp dir $T, removed on exit with
+# every mount below it, even on failure.
+set -u
+
+GB_TOP=${GB_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+GB_BUILD=${GB_BUILD:-$GB_TOP/build}
+GHOSTBOX=$GB_BUILD/src/cli/ghostbox
+GB_RUNTIME=$GB_BUILD/src/runtime/ghostbox-runtime
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+
+_t_n=0
+_t_cleanups=()
+
+T=$(mktemp -d /tmp/gb-it.XXXXXX)
+chmod 0755 "$T"
+
+# Register a shell command to run at exit (last registered runs first).
+at_exit() { _t_cleanups+=("$*"); }
+
+_t_exit() {
+        local i
+        for ((i = ${#_t_cleanups[@]} - 1; i >= 0; i--)); do
+                eval "${_t_cleanups[$i]}" >/dev/null 2>&1 || true
+        done
+        # Unmount anything a failed test left below $T, deepest first.
+        grep -F " $T" /proc/self/mountinfo 2>/dev/null | awk '{print $5}' | sort -r |
+                while read -r m; do umount -l "$m" 2>/dev/null; done
+        rm -rf "$T"
+}
+trap _t_exit EXIT
+trap 'exit 130' INT TERM
+
+ok() { _t_n=$((_t_n + 1)); echo "ok $_t_n - $*"; }
+not_ok() { _t_n=$((_t_n + 1)); echo "not ok $_t_n - $*"; }
+skip() { _t_n=$((_t_n + 1)); echo "ok $_t_n - # SKIP $*"; }
+diag() { printf '# %s\n' "$@" | sed 's/^# $/#/'; }
+
+# check NAME CMD...: ok when CMD succeeds; on failure show its output.
+check() {
+        local name=$1 out
+        shift
+        if out=$("$@" 2>&1); then
+                ok "$name"
+        else
+                not_ok "$name"
+                diag "command: $*" "$out"
+        fi
+}
+
+# check_fails NAME CMD...: ok when CMD fails (and prints the output as diag).
+check_fails() {
+        local name=$1 out
+        shift
+        if out=$("$@" 2>&1); then
+                not_ok "$name"
+                diag "expected failure, but it succeeded: $*" "$out"
+        else
+                ok "$name"
+        fi
+}
+
+# check_eq NAME EXPECTED ACTUAL
+check_eq() {
+        if [ "$2" = "$3" ]; then
+                ok "$1"
+        else
+                not_ok "$1"
+                diag "expected: $2" "actual:   $3"
+        fi
+}
+
+# check_match NAME REGEX TEXT (grep -E)
+check_match() {
+        if grep -qE -- "$2" <<<"$3"; then
+                ok "$1"
+        else
+                not_ok "$1"
+                diag "no match for /$2/ in:" "$3"
+        fi
+}
+
+# make_busybox_rootfs DIR: a minimal root filesystem from busybox-static, with
+# an /etc/passwd that has root, www-data (33) and nobody.
+make_busybox_rootfs() {
+        local d=$1 a
+        mkdir -p "$d"/{bin,sbin,etc,proc,sys,dev,tmp,root,var/www,usr/bin,usr/sbin}
+        chmod 1777 "$d/tmp"
+        cp "$BUSYBOX" "$d/bin/busybox"
+        for a in $("$BUSYBOX" --list); do
+                [ "$a" = busybox ] || ln -sf busybox "$d/bin/$a"
+        done
+        cat >"$d/etc/passwd" <<'PW'
+root:x:0:0:root:/root:/bin/sh
+www-data:x:33:33:www-data:/var/www:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+PW
+        cat >"$d/etc/group" <<'GR'
+root:x:0:
+www-data:x:33:
+nogroup:x:65534:
+GR
+        chown 33:33 "$d/var/www"
+}
+
+require_root() {
+        if [ "$(id -u)" -ne 0 ]; then
+                echo "1..0 # SKIP needs root"
+                exit 0
+        fi
+}
+
+done_testing() { echo "1..$_t_n"; }
