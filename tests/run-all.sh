@@ -43,7 +43,7 @@ record "build" 0
 
 echo "== unit"
 for t in build/tests/unit/test-*; do
-        [ -x "$t" ] || continue
+        [ -f "$t" ] && [ -x "$t" ] || continue
         out=$(CMOCKA_MESSAGE_OUTPUT=TAP "$t" 2>&1); rc=$?
         count_tap "unit/$(basename "$t")" <<<"$out"
         # A crash mid-run prints no "not ok": count it from the exit code.
@@ -54,7 +54,7 @@ done
 
 echo "== fuzz corpus replay"
 for t in build/tests/fuzz/fuzz-*; do
-        [ -x "$t" ] || continue
+        [ -f "$t" ] && [ -x "$t" ] || continue
         name=${t##*/fuzz-}
         out=$("$t" "tests/fuzz/corpus/$name" 2>&1); rc=$?
         count_tap "fuzz-replay/$name" <<<"$out"
@@ -83,7 +83,7 @@ if [ "${GB_SANITIZE:-1}" != 0 ]; then
         if ninja -C build-asan >/dev/null; then
                 record "asan build (clang)" 0
                 for t in build-asan/tests/unit/test-*; do
-                        [ -x "$t" ] || continue
+                        [ -f "$t" ] && [ -x "$t" ] || continue
                         out=$(UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
                               CMOCKA_MESSAGE_OUTPUT=TAP "$t" 2>&1); rc=$?
                         count_tap "asan/$(basename "$t")" <<<"$out"
@@ -104,7 +104,7 @@ if [ "${GB_FUZZ_SECONDS:-0}" -gt 0 ]; then
         fi
         if ninja -C build-fuzz >/dev/null; then
                 for t in build-fuzz/tests/fuzz/fuzz-*; do
-                        [ -x "$t" ] || continue
+                        [ -f "$t" ] && [ -x "$t" ] || continue
                         name=${t##*/fuzz-}
                         work=$(mktemp -d)
                         cp -r "tests/fuzz/corpus/$name/." "$work/" 2>/dev/null

@@ -12,7 +12,8 @@ static int normalize(int code)
         return code ? code : EINVAL;
 }
 
-static void vset(struct gb_error *err, int code, int with_strerror, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void vset(struct gb_error *err, int code, int with_strerror,
+                                                       const char *fmt, va_list ap)
 {
         int n;
 
