@@ -49,6 +49,9 @@ static void usage(FILE *f)
                    "Options:\n"
                    "  --config FILE   daemon.json to use (default /etc/ghostbox/daemon.json,\n"
                    "                  or $GHOSTBOX_CONFIG)\n"
+                   "  --data-root DIR       where images and containers live (default /var/lib/ghostbox)\n"
+                   "  --exec-root DIR       runtime state (default /run/ghostbox)\n"
+                   "  --userns-remap SPEC   remap user: default, USER[:GROUP], UID[:GID], or \"\" for off\n"
                    "  --debug         more detail in errors\n"
                    "  -h, --help      this help\n"
                    "  -v, --version   print the version\n\n"
@@ -61,11 +64,10 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"debug", no_argument, NULL, 'D'},
-                {"help", no_argument, NULL, 'h'},
-                {"version", no_argument, NULL, 'v'},
-                {},
+                {"config", required_argument, NULL, 'c'},    {"data-root", required_argument, NULL, 'R'},
+                {"exec-root", required_argument, NULL, 'E'}, {"userns-remap", required_argument, NULL, 'U'},
+                {"debug", no_argument, NULL, 'D'},           {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'v'},         {},
         };
         struct gb_cli_ctx ctx = {.config_path = getenv("GHOSTBOX_CONFIG")};
         int c;
@@ -76,6 +78,15 @@ int main(int argc, char **argv)
                 switch (c) {
                 case 'c':
                         ctx.config_path = optarg;
+                        break;
+                case 'R':
+                        ctx.data_root = optarg;
+                        break;
+                case 'E':
+                        ctx.exec_root = optarg;
+                        break;
+                case 'U':
+                        ctx.userns_remap = optarg;
                         break;
                 case 'D':
                         ctx.debug = 1;

@@ -2,8 +2,13 @@
  * argv with argv[0] being the verb name and returns the process exit code. */
 #pragma once
 
+/* Global options. The CLI is daemonless, so it takes dockerd's flags for the
+ * settings daemon.json holds; a flag given here overrides the file's key. */
 struct gb_cli_ctx {
-        const char *config_path; /* --config or $GHOSTBOX_CONFIG, NULL for default */
+        const char *config_path;  /* --config or $GHOSTBOX_CONFIG, NULL for default */
+        const char *data_root;    /* --data-root, NULL: daemon.json or /var/lib/ghostbox */
+        const char *exec_root;    /* --exec-root, NULL: daemon.json or /run/ghostbox */
+        const char *userns_remap; /* --userns-remap, NULL: daemon.json or "default" */
         int debug;
 };
 
