@@ -5,6 +5,7 @@
 #   integration tests/integration/*.sh as root, real containers
 #   sanitize    unit tests again under clang ASan+UBSan
 #   fuzz-run    libFuzzer for GB_FUZZ_SECONDS per target (when > 0)
+#   cppcheck    warnings are failures
 #   style       clang-format on every C file
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -118,6 +119,15 @@ if [ "${GB_FUZZ_SECONDS:-0}" -gt 0 ]; then
         else
                 record "fuzz build (clang)" 1
         fi
+fi
+
+echo "== static analysis (cppcheck)"
+if command -v cppcheck >/dev/null; then
+        out=$(cppcheck --quiet --enable=warning,portability --inline-suppr --error-exitcode=1 --std=c11 \
+                -D_GNU_SOURCE -I src/lib -I src/lib/base --suppress=missingIncludeSystem \
+                src tests/unit tests/fuzz 2>&1); rc=$?
+        [ $rc -eq 0 ] || printf '# %s\n' "$out"
+        record "cppcheck" $rc
 fi
 
 echo "== style"
