@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "syscalls.h"
 #include "util.h"
 
 GB_EXPORT int gb_read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, size_t *ret_len)
@@ -307,4 +308,25 @@ GB_EXPORT size_t gb_strv_len(char *const *v)
         while (v && v[n])
                 n++;
         return n;
+}
+
+GB_EXPORT void gb_close_from(int first)
+{
+        DIR *d;
+        struct dirent *de;
+
+        if (gb_close_range((unsigned)first, ~0U, 0) == 0)
+                return;
+        d = opendir("/proc/self/fd");
+        if (!d) {
+                for (int fd = first; fd < 65536; fd++)
+                        (void)close(fd);
+                return;
+        }
+        while ((de = readdir(d))) {
+                int fd = atoi(de->d_name);
+                if (fd >= first && fd != dirfd(d))
+                        (void)close(fd);
+        }
+        closedir(d);
 }

@@ -45,5 +45,10 @@ void *gb_xrealloc(void *p, size_t n);
 char *gb_xstrdup(const char *s);
 char *gb_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Close every fd >= first: close_range(2), or a loop over /proc/self/fd on
+ * kernels without it. Async-signal-safe apart from the fallback's opendir,
+ * which a forked child of a single-threaded process may use. */
+void gb_close_from(int first);
+
 /* Length of a NULL-terminated string vector. */
 size_t gb_strv_len(char *const *v);

@@ -1,0 +1,162 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "monitor.h"
+#include "util.h"
+
+GB_EXPORT char *gb_monitor_state_dir(const char *exec_root, const char *id)
+{
+        return gb_xasprintf("%s/containers/%s", exec_root, id);
+}
+
+GB_EXPORT int gb_monitor_connect(const char *state_dir, int *ret_fd, struct gb_error *err)
+{
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        _cleanup_free_ char *path = gb_xasprintf("%s/attach.sock", state_dir);
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return gb_error_set(err, ENAMETOOLONG, "Failed to connect to '%s': path too long for a socket", path);
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return gb_error_sys(err, errno, "Failed to create a socket");
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return gb_error_sys(err, errno, "Failed to reach the container's monitor at '%s'", path);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+GB_EXPORT int gb_monitor_start(const char *state_dir, struct gb_error *err)
+{
+        _cleanup_close_ int fd = -EBADF;
+        char buf[GB_ERROR_MSG_MAX];
+        size_t len = 0;
+        int r;
+
+        r = gb_monitor_connect(state_dir, &fd, err);
+        if (r < 0)
+                return r;
+        r = gb_write_all(fd, "S", 1);
+        if (r < 0)
+                return gb_error_sys(err, -r, "Failed to ask the monitor to start the container");
+        for (;;) {
+                ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                len += (size_t)n;
+                if (len == sizeof(buf) - 1)
+                        break;
+        }
+        buf[len] = '\0';
+        if (strcmp(buf, "ok\n") == 0)
+                return 0;
+        buf[strcspn(buf, "\n")] = '\0';
+        if (gb_str_has_prefix(buf, "error: "))
+                return gb_error_set(err, EIO, "%s", buf + 7);
+        return gb_error_set(err, EIO, "Failed to start the container: the monitor gave no answer");
+}
+
+GB_EXPORT int gb_monitor_attach(const char *state_dir, unsigned flags, int *ret_fd, struct gb_error *err)
+{
+        _cleanup_close_ int fd = -EBADF;
+        char req[2] = {'A', (char)flags};
+        int r;
+
+        r = gb_monitor_connect(state_dir, &fd, err);
+        if (r < 0)
+                return r;
+        r = gb_write_all(fd, req, sizeof(req));
+        if (r < 0)
+                return gb_error_sys(err, -r, "Failed to attach to the container");
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+GB_EXPORT int gb_monitor_resize(const char *state_dir, unsigned rows, unsigned cols, struct gb_error *err)
+{
+        _cleanup_close_ int fd = -EBADF;
+        char req[5] = {'R', (char)(rows >> 8), (char)rows, (char)(cols >> 8), (char)cols};
+        int r;
+
+        r = gb_monitor_connect(state_dir, &fd, err);
+        if (r < 0)
+                return r;
+        r = gb_write_all(fd, req, sizeof(req));
+        if (r < 0)
+                return gb_error_sys(err, -r, "Failed to resize the container's tty");
+        return 0;
+}
+
+GB_EXPORT int gb_monitor_spawn(const char *monitor_path, const char *cli_path, const char *data_root,
+                               const char *exec_root, const char *id, pid_t *ret_pid, struct gb_error *err)
+{
+        _cleanup_close_ int rd = -EBADF, wr = -EBADF;
+        char buf[GB_ERROR_MSG_MAX], fdnum[16];
+        size_t len = 0;
+        pid_t pid;
+        int p[2];
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return gb_error_sys(err, errno, "Failed to create a pipe");
+        rd = p[0];
+        wr = p[1];
+        pid = fork();
+        if (pid < 0)
+                return gb_error_sys(err, errno, "Failed to fork the monitor");
+        if (pid == 0) {
+                int devnull;
+
+                /* The monitor outlives this CLI and its terminal: own
+                 * session, stdio on /dev/null (the container's stdio is
+                 * set up by the monitor itself). The ready pipe is the
+                 * only fd it inherits on purpose. */
+                (void)setsid();
+                devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (devnull >= 0) {
+                        (void)dup2(devnull, 0);
+                        (void)dup2(devnull, 1);
+                        (void)dup2(devnull, 2);
+                }
+                if (dup2(wr, 3) < 0)
+                        _exit(127);
+                (void)snprintf(fdnum, sizeof(fdnum), "%d", 3);
+                gb_close_from(4);
+                execl(monitor_path, "ghostbox-monitor", "--data-root", data_root, "--exec-root", exec_root, "--cli",
+                      cli_path, "--ready-fd", fdnum, id, (char *)NULL);
+                _exit(127);
+        }
+        close(TAKE_FD(wr));
+        for (;;) {
+                ssize_t n = read(rd, buf + len, sizeof(buf) - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                len += (size_t)n;
+                if (len == sizeof(buf) - 1)
+                        break;
+        }
+        buf[len] = '\0';
+        if (strcmp(buf, "ok\n") == 0) {
+                *ret_pid = pid;
+                return 0;
+        }
+        /* The monitor failed: it exits by itself; reap it. */
+        (void)waitpid(pid, NULL, 0);
+        buf[strcspn(buf, "\n")] = '\0';
+        if (gb_str_has_prefix(buf, "error: "))
+                return gb_error_set(err, EIO, "%s", buf + 7);
+        return gb_error_set(err, EIO, "Failed to start the container's monitor '%s'%s", monitor_path,
+                            len ? "" : ": it exited without a word (is it installed next to ghostbox?)");
+}
