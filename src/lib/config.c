@@ -11,12 +11,6 @@
 
 #define CONFIG_FILE_MAX (1u << 20)
 
-static void json_decrefp(json_t **j)
-{
-        if (*j)
-                json_decref(*j);
-}
-
 GB_EXPORT void gb_config_done(struct gb_config *c)
 {
         if (!c)
