@@ -531,12 +531,17 @@ static int append_line(const char *path, const char *line, struct gb_error *err)
                 return gb_error_sys(err, -r, "Failed to read '%s'", path);
         if (stat(path, &st) == 0)
                 mode = st.st_mode & 07777;
+        else
+                st.st_uid = (uid_t)-1, st.st_gid = (gid_t)-1;
         /* Keep every other byte as it was; only make sure the last line ends
          * before ours starts. */
         out = gb_xasprintf("%.*s%s%s", (int)len, buf ? buf : "", len > 0 && buf[len - 1] != '\n' ? "\n" : "", line);
         r = gb_write_file_atomic(path, out, strlen(out), mode);
         if (r < 0)
                 return gb_error_sys(err, -r, "Failed to write '%s'", path);
+        /* The new inode is ours; give it back to the old file's owner. */
+        if ((st.st_uid != (uid_t)-1 && st.st_uid != geteuid()) || (st.st_gid != (gid_t)-1 && st.st_gid != getegid()))
+                (void)!chown(path, st.st_uid, st.st_gid);
         return 0;
 }
 
@@ -658,9 +663,21 @@ static int run_tool(char *const argv[], struct gb_error *err)
  * ("already exists"), and the user being there afterwards is success. */
 static int ensure_default_user(bool *created, struct gb_error *err)
 {
+        _cleanup_close_ int etc = -EBADF;
         char *argv[16];
         int n = 0, r;
 
+        if (getpwnam(GB_REMAP_DEFAULT_USER) && getgrnam(GB_REMAP_DEFAULT_USER))
+                return 0;
+        /* ghostbox against ghostbox: one creator at a time (the same flock
+         * gb_subid_grant() takes on /etc); useradd itself takes shadow's
+         * locks against everyone else. Look again once we hold it. */
+        etc = open("/etc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (etc < 0)
+                return gb_error_sys(err, errno, "Failed to open '/etc'");
+        while (flock(etc, LOCK_EX) < 0)
+                if (errno != EINTR)
+                        return gb_error_sys(err, errno, "Failed to lock '/etc'");
         if (getpwnam(GB_REMAP_DEFAULT_USER)) {
                 if (!getgrnam(GB_REMAP_DEFAULT_USER)) {
                         char *gargv[] = {"/usr/sbin/groupadd", "--system", GB_REMAP_DEFAULT_USER, NULL};
@@ -728,7 +745,14 @@ static void nss_ranges(bool gid, const char *owner, struct gb_subid_entry **ret,
         struct subid_range *r = NULL;
         int n;
 
-        (void)subid_init("ghostbox", NULL);
+        static bool inited;
+
+        /* Once: subid_init(NULL) opens /dev/null for libsubid's messages
+         * (the library must not print) and would leak it per call. */
+        if (!inited) {
+                (void)subid_init("ghostbox", NULL);
+                inited = true;
+        }
         n = gid ? subid_get_gid_ranges(owner, &r) : subid_get_uid_ranges(owner, &r);
         for (int i = 0; i < n; i++) {
                 if (r[i].count == 0 || r[i].start + r[i].count > UINT32_MAX)
@@ -960,6 +984,11 @@ GB_EXPORT int gb_remap_resolve(const char *spec, const struct gb_remap_opts *opt
                 nss_ranges(false, ret->user, &ret->uid_ranges, &ret->n_uid_ranges);
         if (ret->n_gid_ranges == 0 && strcmp(o.paths.subgid, GB_SUBGID_FILE) == 0)
                 nss_ranges(true, ret->user, &ret->gid_ranges, &ret->n_gid_ranges);
+        if ((ret->n_uid_ranges == 0 || ret->n_gid_ranges == 0) && strcmp(spec, "default") == 0)
+                return gb_error_set(err, ENOENT,
+                                    "Failed to resolve %s 'default': user '%s' has no range in '%s' and '%s' yet; "
+                                    "run 'ghostbox idmap show' as root once to grant it",
+                                    origin, ret->user, o.paths.subuid, o.paths.subgid);
         if (ret->n_uid_ranges == 0)
                 return gb_error_set(err, ENOENT,
                                     "Failed to resolve %s '%s': no range for user '%s' in '%s'; add a line like "
