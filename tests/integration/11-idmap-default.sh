@@ -59,6 +59,32 @@ overlap=$(awk -F: -v b="$base" '$1 != "ghostremap" && $2 + 0 < b + 65536 && b < 
 check_eq "fresh: the range overlaps no other owner's" "" "$overlap"
 check_eq "fresh: no home directory made" "" "$(ls -d /nonexistent 2>/dev/null)"
 
+# ---- part 1b: several first runs at once on another fresh /etc ----
+rm -rf "$T/etc"
+cp -a /etc "$T/etc"
+for f in passwd group shadow gshadow subuid subgid passwd- group- shadow- gshadow-; do
+        [ -f "$T/etc/$f" ] && sed -i '/^ghostremap:/d' "$T/etc/$f"
+done
+cat >"$T/inner2.sh" <<EOF
+mount --make-rprivate /
+mount --bind "$T/etc" /etc || exit 1
+pids=()
+for i in 1 2 3 4 5; do
+        "$G" idmap show >"$T/par.\$i.out" 2>"$T/par.\$i.err" &
+        pids+=(\$!)
+done
+rc=0
+for p in "\${pids[@]}"; do wait "\$p" || rc=1; done
+exit \$rc
+EOF
+check "fresh, 5 at once: all succeed" unshare --mount bash "$T/inner2.sh"
+check_eq "fresh, 5 at once: one passwd entry" "1" "$(grep -c '^ghostremap:' "$T/etc/passwd")"
+check_eq "fresh, 5 at once: one group entry" "1" "$(grep -c '^ghostremap:' "$T/etc/group")"
+check_eq "fresh, 5 at once: one subuid line" "1" "$(grep -c '^ghostremap:' "$T/etc/subuid")"
+check_eq "fresh, 5 at once: one subgid line" "1" "$(grep -c '^ghostremap:' "$T/etc/subgid")"
+check_eq "fresh, 5 at once: one answer" "1" "$(cat "$T"/par.*.out | grep -E '^0 [0-9]+ 65536$' | sort -u | wc -l)"
+check_eq "fresh, 5 at once: nothing on stderr" "" "$(cat "$T"/par.*.err)"
+
 # ---- part 2: the real /etc ----
 cp /etc/subuid "$T/real-subuid.before"
 cp /etc/subgid "$T/real-subgid.before"
