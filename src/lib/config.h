@@ -11,8 +11,8 @@
 
 #include "error.h"
 
-#define GB_CONFIG_FILE GB_CONFIG_SYSCONFDIR "/ghostbox/daemon.json"
-#define GB_CONFIG_SYSCONFDIR "/etc"
+/* Always /etc, whatever the install prefix: where dockerd's lives too. */
+#define GB_CONFIG_FILE "/etc/ghostbox/daemon.json"
 #define GB_DEFAULT_DATA_ROOT "/var/lib/ghostbox"
 #define GB_DEFAULT_EXEC_ROOT "/run/ghostbox"
 #define GB_DEFAULT_REMAP "default"
