@@ -93,7 +93,7 @@ static int parse_line(const char *path, unsigned line, const char *s, size_t len
         const char *f[3];
         size_t flen[3], nf = 0;
         const char *p = s, *end = s + len;
-        uint32_t start, count;
+        uint32_t start = 0, count = 0;
         int r;
 
         for (;;) {
@@ -381,7 +381,7 @@ static int shadow_lock(const char *path, char **ret_lock, struct gb_error *err)
                                 continue;
                         }
                 }
-                (void)nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+                (void)nanosleep(&(struct timespec){0, 10L * 1000 * 1000}, NULL);
         }
         (void)unlink(tmp);
         return gb_error_set(err, EBUSY, "Failed to take lock '%s': held for more than 10 s (remove it if stale)", lock);
@@ -504,7 +504,8 @@ static int find_free(struct interval *v, size_t n, uint32_t count, uint32_t *ret
 {
         uint64_t cand = GB_SUBID_ALLOC_MIN;
 
-        qsort(v, n, sizeof(*v), cmp_interval);
+        if (n > 0)
+                qsort(v, n, sizeof(*v), cmp_interval);
         for (size_t i = 0; i < n; i++) {
                 if (v[i].b <= cand)
                         continue;
@@ -535,7 +536,8 @@ static int append_line(const char *path, const char *line, struct gb_error *err)
                 st.st_uid = (uid_t)-1, st.st_gid = (gid_t)-1;
         /* Keep every other byte as it was; only make sure the last line ends
          * before ours starts. */
-        out = gb_xasprintf("%.*s%s%s", (int)len, buf ? buf : "", len > 0 && buf[len - 1] != '\n' ? "\n" : "", line);
+        out = gb_xasprintf("%.*s%s%s", (int)len, buf ? buf : "", buf && len > 0 && buf[len - 1] != '\n' ? "\n" : "",
+                           line);
         r = gb_write_file_atomic(path, out, strlen(out), mode);
         if (r < 0)
                 return gb_error_sys(err, -r, "Failed to write '%s'", path);
