@@ -831,10 +831,10 @@ static void validate(struct gb_remap *rm, const struct gb_subid_file *file, cons
                 strv_push(&rm->warnings,
                           gb_xasprintf("the %s ranges of '%s' in '%s' give only %" PRIu64 " IDs: container %ss %" PRIu64
                                        " to 65535 have no host %s (they show "
-                                       "as 65534, nobody); the highest container %s with a host %s is %" PRIu64
+                                       "as 65534, %s); the highest container %s with a host %s is %" PRIu64
                                        "; grow the range to 65536",
-                                       kind, name, file->path, contig, kind, contig, kind, kind, kind,
-                                       contig ? contig - 1 : 0));
+                                       kind, name, file->path, contig, kind, contig, kind, gid ? "nogroup" : "nobody",
+                                       kind, kind, contig ? contig - 1 : 0));
 
         /* A real user's ID inside the range would let container root act as
          * that user on the host (files, signals). */
