@@ -16,6 +16,17 @@ static const struct gb_verb verbs[] = {
         {"version", cmd_version, "Show the ghostbox version"},
         {"idmap", cmd_idmap, "Show the user-namespace remapping and translate IDs"},
         {"info", cmd_info, "Show version, configuration, remapping and kernel features"},
+        {"run", cmd_run, "Run a command in a new container"},
+        {"create", cmd_create, "Create a new container"},
+        {"start", cmd_start, "Start one or more stopped containers"},
+        {"stop", cmd_stop, "Stop one or more running containers"},
+        {"kill", cmd_kill, "Send a signal to running containers"},
+        {"rm", cmd_rm, "Remove one or more containers"},
+        {"wait", cmd_wait, "Wait for containers to stop, print their exit codes"},
+        {"rename", cmd_rename, "Rename a container"},
+        {"ps", cmd_ps, "List containers"},
+        {"inspect", cmd_inspect, "Show low-level information on containers"},
+        {"logs", cmd_logs, "Fetch the logs of a container"},
 };
 
 void cli_errorf(const char *fmt, ...)

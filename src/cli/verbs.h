@@ -25,5 +25,16 @@ void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn_handler(const char *msg, void *userdata);
 
 int cmd_version(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_run(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_create(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_start(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_stop(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_kill(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_rm(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_wait(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_rename(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_ps(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_inspect(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_logs(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_idmap(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_info(struct gb_cli_ctx *ctx, int argc, char **argv);

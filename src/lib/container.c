@@ -304,9 +304,9 @@ GB_EXPORT int gb_container_create(const char *data_root, const char *area, uid_t
         memcpy(c->id, id, sizeof(c->id));
         area_dir = gb_xasprintf("%s/%s/containers", data_root, area);
         c->dir = gb_xasprintf("%s/%s", area_dir, id);
-        r = gb_mkdir_p(area_dir, 0700);
+        r = gb_container_area(data_root, area, owner_uid, owner_gid, err);
         if (r < 0)
-                return gb_error_sys(err, -r, "Failed to create '%s'", area_dir);
+                return r;
         if (mkdir(c->dir, 0700) < 0)
                 return gb_error_sys(err, errno, "Failed to create '%s'", c->dir);
         /* The remapped root owns its container directory (as Docker's
@@ -346,6 +346,30 @@ fail_dir:
         gb_container_unlock(c);
         (void)gb_rm_rf(c->dir);
         return r;
+}
+
+GB_EXPORT int gb_container_area(const char *data_root, const char *area, uid_t owner_uid, gid_t owner_gid,
+                                struct gb_error *err)
+{
+        _cleanup_free_ char *top = gb_xasprintf("%s/%s", data_root, area);
+        _cleanup_free_ char *containers = gb_xasprintf("%s/containers", top);
+        int r;
+
+        /* The data root is traversable (0711, as Docker's with remapping)
+         * so a remapped root can reach its own area, which is 0700 and
+         * owned by it; everything of other ranges stays closed to it. */
+        r = gb_mkdir_p(data_root, 0711);
+        if (r < 0)
+                return gb_error_sys(err, -r, "Failed to create '%s'", data_root);
+        if (mkdir(top, 0700) < 0 && errno != EEXIST)
+                return gb_error_sys(err, errno, "Failed to create '%s'", top);
+        if (chown(top, owner_uid, owner_gid) < 0 || chmod(top, 0700) < 0)
+                return gb_error_sys(err, errno, "Failed to give '%s' to %u:%u", top, owner_uid, owner_gid);
+        if (mkdir(containers, 0700) < 0 && errno != EEXIST)
+                return gb_error_sys(err, errno, "Failed to create '%s'", containers);
+        if (chown(containers, owner_uid, owner_gid) < 0)
+                return gb_error_sys(err, errno, "Failed to give '%s' to %u:%u", containers, owner_uid, owner_gid);
+        return 0;
 }
 
 static int open_record(const char *data_root, const char *id, bool lock, struct gb_container **ret,

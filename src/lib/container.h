@@ -50,6 +50,11 @@ bool gb_container_name_valid(const char *name);
 int gb_container_create(const char *data_root, const char *area, uid_t owner_uid, gid_t owner_gid, json_t *doc,
                         struct gb_container **ret, struct gb_error *err);
 
+/* Create (or fix) <data-root>/<area>/ and its containers/ directory: mode
+ * 0700, owned by the area's root (the remapped root, or 0:0). */
+int gb_container_area(const char *data_root, const char *area, uid_t owner_uid, gid_t owner_gid,
+                      struct gb_error *err);
+
 /* Find a container by full ID, unique ID prefix, or name (with or without a
  * leading '/'). -ENOENT: "No such container: X"; -EINVAL: ambiguous prefix.
  * With lock, the record is returned locked and re-read under the lock. */

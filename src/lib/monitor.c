@@ -137,6 +137,9 @@ GB_EXPORT int gb_monitor_spawn(const char *monitor_path, const char *cli_path, c
                 _exit(127);
         }
         close(TAKE_FD(wr));
+        /* Read one line, not to EOF: the container's init is cloned while
+         * the pipe is open and keeps its copy until it execs, which only
+         * happens after we ask for the start. */
         for (;;) {
                 ssize_t n = read(rd, buf + len, sizeof(buf) - 1 - len);
                 if (n < 0 && errno == EINTR)
@@ -144,7 +147,7 @@ GB_EXPORT int gb_monitor_spawn(const char *monitor_path, const char *cli_path, c
                 if (n <= 0)
                         break;
                 len += (size_t)n;
-                if (len == sizeof(buf) - 1)
+                if (len == sizeof(buf) - 1 || memchr(buf, '\n', len))
                         break;
         }
         buf[len] = '\0';
@@ -155,8 +158,12 @@ GB_EXPORT int gb_monitor_spawn(const char *monitor_path, const char *cli_path, c
         /* The monitor failed: it exits by itself; reap it. */
         (void)waitpid(pid, NULL, 0);
         buf[strcspn(buf, "\n")] = '\0';
-        if (gb_str_has_prefix(buf, "error: "))
-                return gb_error_set(err, EIO, "%s", buf + 7);
+        if (gb_str_has_prefix(buf, "error ")) {
+                char *end;
+                long code = strtol(buf + 6, &end, 10);
+                if (end[0] == ':' && end[1] == ' ')
+                        return gb_error_set(err, code > 0 && code < 4096 ? (int)code : EIO, "%s", end + 2);
+        }
         return gb_error_set(err, EIO, "Failed to start the container's monitor '%s'%s", monitor_path,
                             len ? "" : ": it exited without a word (is it installed next to ghostbox?)");
 }

@@ -70,6 +70,9 @@ GB_EXPORT void gb_run_opts_clear(struct gb_run_opts *o)
         gb_strv_free(o->cap_add);
         gb_strv_free(o->cap_drop);
         gb_strv_free(o->tmpfs);
+        for (size_t i = 0; i < o->n_mounts; i++)
+                gb_mount_req_clear(&o->mounts[i]);
+        free(o->mounts);
         memset(o, 0, sizeof(*o));
 }
 
@@ -516,6 +519,77 @@ static int add_tmpfs_mounts(json_t *mounts, char *const *tmpfs, struct gb_error 
         return 0;
 }
 
+static json_t *idmap_to_json(const struct gb_idmap *m);
+
+/* -v / --mount requests. Binds keep Docker's semantics (rbind, rprivate
+ * unless asked); `idmap` binds get the container's own mapping as the
+ * mount's mapping (host UID N shows as N inside) and are always nosuid and
+ * nodev, because files the container creates there belong to the host IDs
+ * of the same number. Named volumes are resolved by the engine before this
+ * runs; one that reaches here has no source path. */
+static int add_requested_mounts(json_t *mounts, const struct gb_runspec_in *in, struct gb_error *err)
+{
+        const struct gb_run_opts *o = in->opts;
+
+        for (size_t i = 0; i < o->n_mounts; i++) {
+                const struct gb_mount_req *m = &o->mounts[i];
+                json_t *opts = json_array(), *e;
+
+                switch (m->type) {
+                case GB_MOUNT_BIND:
+                        json_array_append_new(opts, json_string(m->nonrecursive ? "bind" : "rbind"));
+                        json_array_append_new(opts, json_string(m->readonly ? "ro" : "rw"));
+                        json_array_append_new(opts, json_string(m->propagation ? m->propagation : "rprivate"));
+                        if (m->idmap) {
+                                if (!in->uids) {
+                                        json_decref(opts);
+                                        return gb_error_set(err, EINVAL,
+                                                            "Failed to mount \"%s\" with idmap: the container has no "
+                                                            "user namespace (--userns=host); drop the idmap option",
+                                                            m->target);
+                                }
+                                json_array_append_new(opts, json_string("nosuid"));
+                                json_array_append_new(opts, json_string("nodev"));
+                        }
+                        e = json_pack("{s:s, s:s, s:s, s:o}", "destination", m->target, "type", "bind", "source",
+                                      m->source, "options", opts);
+                        if (m->idmap) {
+                                json_object_set_new(e, "uidMappings", idmap_to_json(in->uids));
+                                json_object_set_new(e, "gidMappings", idmap_to_json(in->gids));
+                        }
+                        json_array_append_new(mounts, e);
+                        break;
+                case GB_MOUNT_TMPFS:
+                        json_array_append_new(opts, json_string("nosuid"));
+                        json_array_append_new(opts, json_string("nodev"));
+                        json_array_append_new(opts, json_string("noexec"));
+                        if (m->readonly)
+                                json_array_append_new(opts, json_string("ro"));
+                        if (m->tmpfs_size)
+                                json_array_append_new(opts,
+                                                      json_sprintf("size=%llu", (unsigned long long)m->tmpfs_size));
+                        json_array_append_new(opts, json_sprintf("mode=%o", m->tmpfs_mode ? m->tmpfs_mode : 01777));
+                        json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:o}", "destination", m->target,
+                                                                "type", "tmpfs", "source", "tmpfs", "options", opts));
+                        break;
+                case GB_MOUNT_VOLUME:
+                        json_decref(opts);
+                        if (!m->source || m->source[0] != '/')
+                                return gb_error_set(err, ENOTSUP,
+                                                    "Failed to mount a volume at \"%s\": named and anonymous volumes "
+                                                    "are not available in this ghostbox yet; bind a host directory "
+                                                    "with -v /host/path:%s",
+                                                    m->target, m->target);
+                        /* Resolved by the engine to <area>/volumes/NAME/_data. */
+                        json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s,s,s]}", "destination", m->target,
+                                                                "type", "bind", "source", m->source, "options", "rbind",
+                                                                m->readonly ? "ro" : "rw", "rprivate"));
+                        break;
+                }
+        }
+        return 0;
+}
+
 static json_t *idmap_to_json(const struct gb_idmap *m)
 {
         json_t *a = json_array();
@@ -676,6 +750,8 @@ GB_EXPORT int gb_runspec_build(const struct gb_runspec_in *in, json_t **ret, str
                                       mount_entry("/etc/hosts", "bind", in->hosts_file,
                                                   (const char *[]){"rbind", "rprivate", "nosuid", "nodev", NULL}));
         r = add_tmpfs_mounts(mounts, o->tmpfs, err);
+        if (r >= 0)
+                r = add_requested_mounts(mounts, in, err);
         if (r < 0) {
                 json_decref(process);
                 json_decref(mounts);

@@ -16,6 +16,7 @@
 
 #include "error.h"
 #include "idmap.h"
+#include "mountspec.h"
 
 enum gb_userns_mode {
         GB_USERNS_DEFAULT, /* the daemon's remap setting */
@@ -40,7 +41,9 @@ struct gb_run_opts {
         enum gb_userns_mode userns;
         uint32_t userns_size; /* --userns=auto:size=N, default 65536 */
         bool pid_host, net_host, net_none;
-        char **tmpfs; /* DST[:OPTS] */
+        char **tmpfs;                /* DST[:OPTS] */
+        struct gb_mount_req *mounts; /* -v and --mount, in flag order */
+        size_t n_mounts;
 };
 
 void gb_run_opts_clear(struct gb_run_opts *o);

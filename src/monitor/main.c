@@ -63,14 +63,16 @@ struct monitor {
 
 static int ready_fd = -1;
 
-/* Tell the spawning CLI how creation went; after this the CLI is free to
- * go away. */
-static void report_ready(const char *msg)
+/* Tell the spawning CLI how creation went ("ok" or "error ERRNO: MSG", one
+ * line); after this the CLI is free to go away. */
+static void report_ready(int code, const char *msg)
 {
         if (ready_fd < 0)
                 return;
         if (msg) {
-                (void)gb_write_all(ready_fd, "error: ", 7);
+                char head[32];
+                int n = snprintf(head, sizeof(head), "error %d: ", code);
+                (void)gb_write_all(ready_fd, head, (size_t)n);
                 (void)gb_write_all(ready_fd, msg, strlen(msg));
                 (void)gb_write_all(ready_fd, "\n", 1);
         } else
@@ -415,7 +417,11 @@ static int create_container(struct monitor *m, struct gb_error *err)
         if (r < 0)
                 return gb_error_sys(err, -r, "Failed to create '%s'", m->state_dir);
         (void)unlink(m->fifo_path);
-        if (mkfifo(m->fifo_path, 0600) < 0)
+        /* 0622 as runc: the init reopens it for writing through
+         * /proc/self/fd after becoming the remapped root, which only the
+         * inode's mode lets through; the 0700 state directory keeps
+         * everyone else from reaching it by path. */
+        if (mkfifo(m->fifo_path, 0622) < 0 || chmod(m->fifo_path, 0622) < 0)
                 return gb_error_sys(err, errno, "Failed to create '%s'", m->fifo_path);
         fifo = open(m->fifo_path, O_PATH | O_CLOEXEC);
         if (fifo < 0)
@@ -571,7 +577,7 @@ int main(int argc, char **argv)
         }
         if (optind + 1 != argc || !m.data_root || !m.exec_root || !m.cli) {
                 usage();
-                report_ready("ghostbox-monitor: bad arguments");
+                report_ready(EINVAL, "ghostbox-monitor: bad arguments");
                 return 125;
         }
         m.id = argv[optind];
@@ -591,7 +597,7 @@ int main(int argc, char **argv)
         (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 
         if (gb_container_lookup(m.data_root, m.id, false, &m.c, &err) < 0) {
-                report_ready(err.msg);
+                report_ready(err.code, err.msg);
                 return 125;
         }
         m.state_dir = gb_monitor_state_dir(m.exec_root, m.c->id);
@@ -602,10 +608,10 @@ int main(int argc, char **argv)
                 (void)unlink(m.sock_path);
                 (void)unlink(m.fifo_path);
                 (void)rmdir(m.state_dir);
-                report_ready(err.msg);
+                report_ready(err.code, err.msg);
                 return 125;
         }
-        report_ready(NULL);
+        report_ready(0, NULL);
         run_loop(&m);
         gb_log_close(&m.log);
 

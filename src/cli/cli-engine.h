@@ -1,0 +1,30 @@
+/* What the container verbs share: opening the engine with the global flags,
+ * signal names, and the Go-template subset of --format. */
+#pragma once
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "engine.h"
+#include "verbs.h"
+
+/* Docker's exit codes for engine failures. */
+#define EXIT_ENGINE 125
+
+/* Load config + remap into *e; prints the error and returns -1 on failure. */
+int cli_open_engine(struct gb_cli_ctx *ctx, struct gb_engine *e);
+
+/* "KILL", "SIGKILL", "9" -> 9; -1 when unknown. */
+int cli_parse_signal(const char *s);
+
+/* Render a Docker/Go template such as '{{.State.Pid}}' or
+ * '{{json .Config}} {{.Name}}' against doc. Supports field paths, `json`,
+ * and literal text; an unknown field renders "<no value>" as Go does.
+ * Returns NULL (message in *ret_err, static) on a template syntax error. */
+char *cli_render_template(const char *tmpl, json_t *doc, const char **ret_err);
+
+/* "Up 3 minutes", "Exited (0) 2 seconds ago", "Created" from a record. */
+char *cli_status_text(json_t *doc);
+
+/* "3 minutes ago" from an RFC 3339 timestamp. */
+char *cli_ago(const char *ts);

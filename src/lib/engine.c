@@ -1,0 +1,786 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "engine.h"
+#include "gb-config.h"
+#include "idmap-alloc.h"
+#include "monitor.h"
+#include "syscalls.h"
+#include "userns.h"
+#include "util.h"
+
+GB_EXPORT void gb_engine_close(struct gb_engine *e)
+{
+        gb_config_done(&e->cfg);
+        gb_remap_done(&e->remap);
+        free(e->cli_path);
+        free(e->monitor_path);
+        memset(e, 0, sizeof(*e));
+}
+
+static char *find_monitor(const char *cli_path)
+{
+        _cleanup_free_ char *dir = gb_xstrdup(cli_path);
+        char *slash = strrchr(dir, '/');
+        char *p;
+
+        /* Next to the CLI (build tree: build/src/cli and build/src/monitor;
+         * installed: libexec). */
+        if (slash) {
+                *slash = '\0';
+                p = gb_xasprintf("%s/ghostbox-monitor", dir);
+                if (access(p, X_OK) == 0)
+                        return p;
+                free(p);
+                p = gb_xasprintf("%s/../monitor/ghostbox-monitor", dir);
+                if (access(p, X_OK) == 0)
+                        return p;
+                free(p);
+                p = gb_xasprintf("%s/../libexec/ghostbox/ghostbox-monitor", dir);
+                if (access(p, X_OK) == 0)
+                        return p;
+                free(p);
+        }
+        return gb_xstrdup(GB_LIBEXECDIR "/ghostbox/ghostbox-monitor");
+}
+
+GB_EXPORT int gb_engine_open(const struct gb_config_overrides *ov, const char *cli_path, struct gb_engine *ret,
+                             struct gb_error *err)
+{
+        struct gb_engine e = {0};
+        struct gb_remap_opts ro = {.create = true};
+        int r;
+
+        r = gb_config_load(ov, &e.cfg, err);
+        if (r < 0)
+                return r;
+        if (e.cfg.userns_remap && *e.cfg.userns_remap) {
+                gb_subid_paths_init(&ro.paths);
+                ro.origin = e.cfg.userns_remap_origin;
+                r = gb_remap_resolve(e.cfg.userns_remap, &ro, &e.remap, err);
+                if (r < 0) {
+                        gb_engine_close(&e);
+                        return r;
+                }
+                for (char **w = e.remap.warnings; w && *w; w++)
+                        gb_warn("%s", *w);
+        }
+        e.cli_path = gb_xstrdup(cli_path);
+        e.monitor_path = find_monitor(cli_path);
+        *ret = e;
+        return 0;
+}
+
+GB_EXPORT char *gb_engine_auto_state(const struct gb_engine *e)
+{
+        return gb_xasprintf("%s/userns-auto.json", e->cfg.data_root);
+}
+
+/* The --userns=auto pool: the remap user's IDs after the shared default
+ * map, so an auto range never overlaps the default containers' range. */
+static void pool_after(const struct gb_subid_entry *ranges, size_t n, uint32_t skip, struct gb_idmap *ret)
+{
+        uint64_t pos = 0;
+
+        memset(ret, 0, sizeof(*ret));
+        for (size_t i = 0; i < n; i++) {
+                uint64_t start = pos, end = pos + ranges[i].count;
+                pos = end;
+                if (end <= skip)
+                        continue;
+                uint64_t off = skip > start ? skip - start : 0;
+                if (gb_idmap_add(ret, (uint32_t)(ret->n ? gb_idmap_size(ret) : 0), ranges[i].start + (uint32_t)off,
+                                 (uint32_t)(ranges[i].count - off)) < 0)
+                        break;
+        }
+}
+
+GB_EXPORT int gb_engine_auto_pool(const struct gb_engine *e, struct gb_idmap *uids, struct gb_idmap *gids,
+                                  struct gb_error *err)
+{
+        if (!e->remap.enabled)
+                return gb_error_set(err, EINVAL,
+                                    "Failed to use --userns=auto: remapping is off (\"userns-remap\": \"\"); "
+                                    "--userns=auto carves ranges from the remap user's subordinate IDs");
+        pool_after(e->remap.uid_ranges, e->remap.n_uid_ranges, (uint32_t)gb_idmap_size(&e->remap.uids), uids);
+        pool_after(e->remap.gid_ranges, e->remap.n_gid_ranges, (uint32_t)gb_idmap_size(&e->remap.gids), gids);
+        return 0;
+}
+
+static int alloc_auto(struct gb_engine *e, const char *id, uint32_t size, struct gb_idmap *uids, struct gb_idmap *gids,
+                      struct gb_error *err)
+{
+        _cleanup_free_ char *state = gb_engine_auto_state(e), *gstate = NULL;
+        struct gb_idmap upool, gpool;
+        int r;
+
+        r = gb_engine_auto_pool(e, &upool, &gpool, err);
+        if (r < 0)
+                return r;
+        if (gb_idmap_size(&upool) < size || gb_idmap_size(&gpool) < size)
+                return gb_error_set(err, ENOSPC,
+                                    "Failed to use --userns=auto: '%s' has %llu subordinate UIDs and %llu GIDs beyond "
+                                    "its default range, %u are needed; add a range, e.g. `usermod --add-subuids "
+                                    "1000000-1999999 --add-subgids 1000000-1999999 %s`",
+                                    e->remap.user, (unsigned long long)gb_idmap_size(&upool),
+                                    (unsigned long long)gb_idmap_size(&gpool), size, e->remap.user);
+        r = gb_auto_alloc(state, &upool, id, size, uids, err);
+        if (r < 0)
+                return r;
+        gstate = gb_xasprintf("%s/userns-auto-gid.json", e->cfg.data_root);
+        r = gb_auto_alloc(gstate, &gpool, id, size, gids, err);
+        if (r < 0)
+                (void)gb_auto_release(state, id, NULL);
+        return r;
+}
+
+static void release_auto(struct gb_engine *e, const char *id)
+{
+        _cleanup_free_ char *state = gb_engine_auto_state(e);
+        _cleanup_free_ char *gstate = gb_xasprintf("%s/userns-auto-gid.json", e->cfg.data_root);
+
+        (void)gb_auto_release(state, id, NULL);
+        (void)gb_auto_release(gstate, id, NULL);
+}
+
+static json_t *idmap_json(const struct gb_idmap *m)
+{
+        json_t *a = json_array();
+        for (size_t i = 0; i < m->n; i++)
+                json_array_append_new(a, json_pack("{s:I, s:I, s:I}", "ContainerID", (json_int_t)m->r[i].container_id,
+                                                   "HostID", (json_int_t)m->r[i].host_id, "Size",
+                                                   (json_int_t)m->r[i].count));
+        return a;
+}
+
+static int write_owned(const char *path, const char *text, uid_t uid, gid_t gid, struct gb_error *err)
+{
+        int r = gb_write_file_atomic(path, text, strlen(text), 0644);
+
+        if (r < 0)
+                return gb_error_sys(err, -r, "Failed to write '%s'", path);
+        if (chown(path, uid, gid) < 0)
+                return gb_error_sys(err, errno, "Failed to chown '%s'", path);
+        return 0;
+}
+
+/* Docker's resolv.conf rule: the host's, minus loopback nameservers (they
+ * cannot be reached from a private network namespace). */
+static char *resolv_conf(void)
+{
+        _cleanup_free_ char *host = NULL;
+        char *out = gb_xstrdup(""), *save = NULL;
+        bool ns = false;
+
+        if (gb_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 16, &host, NULL) < 0)
+                host = gb_xstrdup("");
+        for (char *l = strtok_r(host, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                if (gb_str_has_prefix(l, "nameserver") &&
+                    (strstr(l, " 127.") || strstr(l, " ::1") || strstr(l, "\t127.")))
+                        continue;
+                if (gb_str_has_prefix(l, "nameserver"))
+                        ns = true;
+                char *n = gb_xasprintf("%s%s\n", out, l);
+                free(out);
+                out = n;
+        }
+        if (!ns) {
+                char *n = gb_xasprintf("%snameserver 8.8.8.8\nnameserver 8.8.4.4\n", out);
+                free(out);
+                out = n;
+        }
+        return out;
+}
+
+/* Mount dir at mountpoint, idmapped with the container's maps when it has
+ * them, so files owned by host root in dir belong to the container's root
+ * (--rootfs). */
+static int mount_rootfs_dir(const char *dir, const char *mountpoint, const struct gb_idmap *uids,
+                            const struct gb_idmap *gids, struct gb_error *err)
+{
+        _cleanup_close_ int ns = -EBADF, tree = -EBADF;
+        int r;
+
+        if (!uids) {
+                if (mount(dir, mountpoint, NULL, MS_BIND | MS_REC, NULL) < 0)
+                        return gb_error_sys(err, errno, "Failed to bind '%s' onto '%s'", dir, mountpoint);
+                return 0;
+        }
+        r = gb_userns_open(uids, gids, &ns, err);
+        if (r < 0)
+                return r;
+        r = gb_idmapped_tree(AT_FDCWD, dir, ns, false, &tree, err);
+        if (r < 0)
+                return gb_error_prefix(err,
+                                       "Failed to use '%s' as a remapped root filesystem (the filesystem "
+                                       "cannot be idmapped)",
+                                       dir);
+        if (move_mount(tree, "", AT_FDCWD, mountpoint, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return gb_error_sys(err, errno, "Failed to mount '%s' onto '%s'", dir, mountpoint);
+        return 0;
+}
+
+/* Unmount everything at or below dir, deepest first. */
+static void unmount_below(const char *dir)
+{
+        for (int round = 0; round < 64; round++) {
+                _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+                _cleanup_free_ char *line = NULL, *best = NULL;
+                size_t cap = 0, dlen = strlen(dir);
+
+                if (!f)
+                        return;
+                while (getline(&line, &cap, f) > 0) {
+                        char mp[PATH_MAX];
+                        if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+                                continue;
+                        if (strncmp(mp, dir, dlen) == 0 && (mp[dlen] == '/' || mp[dlen] == '\0') &&
+                            (!best || strlen(mp) > strlen(best))) {
+                                free(best);
+                                best = gb_xstrdup(mp);
+                        }
+                }
+                if (!best)
+                        return;
+                if (umount2(best, MNT_DETACH) < 0)
+                        return;
+        }
+}
+
+static json_t *strv_json(char *const *v)
+{
+        json_t *a = json_array();
+        for (; v && *v; v++)
+                json_array_append_new(a, json_string(*v));
+        return a;
+}
+
+static json_t *build_record(const char *id, const char *name, const struct gb_run_opts *o,
+                            const struct gb_create_src *src, json_t *spec, const char *dir, const char *area,
+                            const struct gb_idmap *uids, const struct gb_idmap *gids)
+{
+        _cleanup_free_ char *now = gb_timestamp_now(), *slashed = gb_xasprintf("/%s", name);
+        _cleanup_free_ char *log = gb_xasprintf("%s/%s-json.log", dir, id);
+        json_t *process = json_object_get(spec, "process"), *args = json_object_get(process, "args");
+        const char *usermode = o->userns == GB_USERNS_HOST ? "host" : o->userns == GB_USERNS_AUTO ? "auto" : "";
+        json_t *rest = json_array(), *doc;
+        json_t *entrypoint = o->entrypoint_set ? strv_json(o->entrypoint)
+                             : json_is_array(json_object_get(src->image_config, "Entrypoint"))
+                                     ? json_deep_copy(json_object_get(src->image_config, "Entrypoint"))
+                                     : json_null();
+        size_t i;
+        json_t *v;
+
+        json_array_foreach (args, i, v)
+                if (i > 0)
+                        json_array_append(rest, v);
+        doc = json_pack("{s:s, s:s, s:s, s:O, s:o, s:{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s}, s:s, "
+                        "s:s, s:s, s:s}",
+                        "Id", id, "Created", now, "Path", json_string_value(json_array_get(args, 0)), "Args", rest,
+                        "Config",
+                        json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:O, s:O, s:s, s:o, s:o}", "Hostname",
+                                  json_string_value(json_object_get(spec, "hostname")), "User", o->user ? o->user : "",
+                                  "Image", src->image_ref ? src->image_ref : "", "AttachStdin",
+                                  o->interactive && !o->detach, "AttachStdout", !o->detach, "AttachStderr", !o->detach,
+                                  "Tty", o->tty, "OpenStdin", o->interactive, "StdinOnce", o->interactive && !o->detach,
+                                  "Env", json_object_get(process, "env"), "Cmd", args, "WorkingDir",
+                                  json_string_value(json_object_get(process, "cwd")), "Entrypoint", entrypoint,
+                                  "Labels", json_object()),
+                        "State", "Status", "created", "Running", 0, "Paused", 0, "Restarting", 0, "OOMKilled", 0,
+                        "Dead", 0, "Pid", 0, "ExitCode", 0, "Error", "", "StartedAt", "0001-01-01T00:00:00Z",
+                        "FinishedAt", "0001-01-01T00:00:00Z", "Image", src->image_id ? src->image_id : "", "Name",
+                        slashed, "LogPath", log, "Driver", "overlay2");
+        json_decref(rest);
+        json_object_set_new(doc, "HostConfig",
+                            json_pack("{s:b, s:b, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:o, s:o}", "AutoRemove", o->rm,
+                                      "Privileged", o->privileged, "UsernsMode", usermode, "PidMode",
+                                      o->pid_host ? "host" : "", "NetworkMode",
+                                      o->net_host   ? "host"
+                                      : o->net_none ? "none"
+                                                    : "default",
+                                      "ReadonlyRootfs", o->read_only, "CapAdd", strv_json(o->cap_add), "CapDrop",
+                                      strv_json(o->cap_drop), "Binds", json_array(), "Tmpfs", strv_json(o->tmpfs),
+                                      "SecurityOpt", json_array()));
+        json_object_set_new(doc, "Mounts", json_array());
+        json_object_set_new(doc, "GraphDriver",
+                            json_pack("{s:s, s:{s:s}}", "Name", src->rootfs_dir ? "rootfs" : "overlay2", "Data",
+                                      "MergedDir",
+                                      json_string_value(json_object_get(json_object_get(spec, "root"), "path"))));
+        json_object_set_new(doc, "Ghostbox",
+                            json_pack("{s:s, s:o, s:o, s:s, s:s}", "Area", area, "UidMap",
+                                      uids ? idmap_json(uids) : json_array(), "GidMap",
+                                      gids ? idmap_json(gids) : json_array(), "RootfsSource",
+                                      src->rootfs_dir ? src->rootfs_dir : "", "StorageMode",
+                                      src->rootfs_dir ? (uids ? "idmap" : "bind") : ""));
+        return doc;
+}
+
+GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o, const struct gb_create_src *src,
+                               char ret_id[GB_CONTAINER_ID_LEN + 1], struct gb_error *err)
+{
+        _cleanup_(gb_container_freep) struct gb_container *c = NULL;
+        _cleanup_free_ char *name = NULL, *area = NULL, *dir = NULL, *rootfs = NULL, *cfgpath = NULL;
+        _cleanup_free_ char *hostname_f = NULL, *hosts_f = NULL, *resolv_f = NULL, *hosts = NULL, *resolv = NULL;
+        _cleanup_free_ char *spec_text = NULL, *hn = NULL;
+        _cleanup_close_ int rootfd = -EBADF;
+        struct gb_run_user user = {0};
+        struct gb_idmap uids = {0}, gids = {0};
+        bool remapped = false, auto_held = false, mounted = false;
+        char id[GB_CONTAINER_ID_LEN + 1];
+        uid_t root_uid = 0;
+        gid_t root_gid = 0;
+        json_t *spec = NULL, *doc = NULL;
+        int r;
+
+        if (!src->rootfs_dir)
+                return gb_error_set(err, ENOTSUP,
+                                    "Failed to create container: images are not wired in yet; use --rootfs DIR");
+        r = gb_container_new_id(id, err);
+        if (r < 0)
+                return r;
+        if (o->name && *o->name) {
+                if (!gb_container_name_valid(o->name))
+                        return gb_error_set(err, EINVAL,
+                                            "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                                            o->name);
+                name = gb_xstrdup(o->name[0] == '/' ? o->name + 1 : o->name);
+        } else
+                name = gb_container_random_name();
+
+        switch (o->userns) {
+        case GB_USERNS_HOST:
+                break;
+        case GB_USERNS_DEFAULT:
+                if (e->remap.enabled) {
+                        uids = e->remap.uids;
+                        gids = e->remap.gids;
+                        remapped = true;
+                }
+                break;
+        case GB_USERNS_AUTO:
+                r = alloc_auto(e, id, o->userns_size, &uids, &gids, err);
+                if (r < 0)
+                        return r;
+                auto_held = true;
+                remapped = true;
+                break;
+        }
+        r = gb_runspec_check(o, remapped, err);
+        if (r < 0)
+                goto fail;
+        if (remapped) {
+                uint32_t hu, hg;
+                if (gb_idmap_to_host(&uids, 0, &hu) < 0 || gb_idmap_to_host(&gids, 0, &hg) < 0) {
+                        r = gb_error_set(err, EINVAL, "Failed to create container: its ID map leaves root unmapped");
+                        goto fail;
+                }
+                root_uid = hu;
+                root_gid = hg;
+        }
+        area = gb_xasprintf("%u.%u", (unsigned)root_uid, (unsigned)root_gid);
+        dir = gb_xasprintf("%s/%s/containers/%s", e->cfg.data_root, area, id);
+        rootfs = gb_xasprintf("%s/rootfs", dir);
+
+        /* A placeholder record first: it reserves the name and owns the
+         * directory, so a failure below has one thing to undo. */
+        doc = json_pack("{s:s, s:s, s:s, s:{s:s}}", "Id", id, "Name", name, "Created", "", "State", "Status",
+                        "creating");
+        r = gb_container_create(e->cfg.data_root, area, root_uid, root_gid, doc, &c, err);
+        json_decref(doc);
+        doc = NULL;
+        if (r < 0)
+                goto fail;
+
+        if (mkdir(rootfs, 0755) < 0) {
+                r = gb_error_sys(err, errno, "Failed to create '%s'", rootfs);
+                goto fail_record;
+        }
+        r = mount_rootfs_dir(src->rootfs_dir, rootfs, remapped ? &uids : NULL, remapped ? &gids : NULL, err);
+        if (r < 0)
+                goto fail_record;
+        mounted = true;
+        rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0) {
+                r = gb_error_sys(err, errno, "Failed to open '%s'", rootfs);
+                goto fail_record;
+        }
+        r = gb_runspec_resolve_user(rootfd, o->user, &user, err);
+        if (r < 0)
+                goto fail_record;
+
+        hn = gb_xstrdup(o->hostname && *o->hostname ? o->hostname : id);
+        if (!(o->hostname && *o->hostname))
+                hn[12] = '\0';
+        hostname_f = gb_xasprintf("%s/hostname", dir);
+        hosts_f = gb_xasprintf("%s/hosts", dir);
+        resolv_f = gb_xasprintf("%s/resolv.conf", dir);
+        hosts = gb_xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", hn);
+        resolv = resolv_conf();
+        {
+                _cleanup_free_ char *hnl = gb_xasprintf("%s\n", hn);
+                if ((r = write_owned(hostname_f, hnl, root_uid, root_gid, err)) < 0 ||
+                    (r = write_owned(hosts_f, hosts, root_uid, root_gid, err)) < 0 ||
+                    (r = write_owned(resolv_f, resolv, root_uid, root_gid, err)) < 0)
+                        goto fail_record;
+        }
+
+        {
+                struct gb_runspec_in in = {
+                        .opts = o,
+                        .image_config = src->image_config,
+                        .user = &user,
+                        .rootfs = rootfs,
+                        .id = id,
+                        .uids = remapped ? &uids : NULL,
+                        .gids = remapped ? &gids : NULL,
+                        .hosts_file = hosts_f,
+                        .resolv_file = resolv_f,
+                        .hostname_file = hostname_f,
+                };
+                r = gb_runspec_build(&in, &spec, err);
+                if (r < 0)
+                        goto fail_record;
+        }
+        spec_text = json_dumps(spec, JSON_INDENT(2));
+        cfgpath = gb_xasprintf("%s/config.json", dir);
+        r = gb_write_file_atomic(cfgpath, spec_text, strlen(spec_text), 0600);
+        if (r < 0) {
+                r = gb_error_sys(err, -r, "Failed to write '%s'", cfgpath);
+                goto fail_record;
+        }
+        doc = build_record(id, name, o, src, spec, dir, area, remapped ? &uids : NULL, remapped ? &gids : NULL);
+        json_decref(c->doc);
+        c->doc = doc;
+        doc = NULL;
+        r = gb_container_save(c, err);
+        if (r < 0)
+                goto fail_record;
+        json_decref(spec);
+        gb_run_user_clear(&user);
+        memcpy(ret_id, id, sizeof(id));
+        return 0;
+
+fail_record:
+        if (mounted)
+                unmount_below(dir);
+        (void)gb_container_remove(e->cfg.data_root, c, NULL);
+fail:
+        json_decref(spec);
+        gb_run_user_clear(&user);
+        if (auto_held)
+                release_auto(e, id);
+        return r;
+}
+
+static int lookup_locked(struct gb_engine *e, const char *ref, struct gb_container **ret, struct gb_error *err)
+{
+        int r = gb_container_lookup(e->cfg.data_root, ref, true, ret, err);
+        if (r < 0)
+                return r;
+        (void)gb_engine_refresh(e, *ret, NULL);
+        return 0;
+}
+
+static pid_t record_pid(const struct gb_container *c, unsigned long long *ret_start)
+{
+        json_t *st = json_object_get(c->doc, "State"), *g = json_object_get(c->doc, "Ghostbox");
+
+        if (ret_start)
+                *ret_start = (unsigned long long)json_integer_value(json_object_get(g, "InitStartTime"));
+        return (pid_t)json_integer_value(json_object_get(st, "Pid"));
+}
+
+GB_EXPORT bool gb_engine_init_alive(const struct gb_container *c)
+{
+        unsigned long long start;
+        pid_t pid = record_pid(c, &start);
+
+        return pid > 0 && gb_pid_alive(pid, start);
+}
+
+static bool monitor_alive(const struct gb_container *c)
+{
+        pid_t mpid = (pid_t)json_integer_value(json_object_get(json_object_get(c->doc, "Ghostbox"), "MonitorPid"));
+        _cleanup_free_ char *buf = NULL;
+        char path[64];
+
+        if (mpid <= 0)
+                return false;
+        /* Same pid, and still a ghostbox-monitor (not a reused pid). */
+        (void)snprintf(path, sizeof(path), "/proc/%d/comm", (int)mpid);
+        if (gb_read_file_at(AT_FDCWD, path, 64, &buf, NULL) < 0)
+                return false;
+        return gb_str_has_prefix(buf, "ghostbox-monito");
+}
+
+GB_EXPORT int gb_engine_refresh(struct gb_engine *e, struct gb_container *c, struct gb_error *err)
+{
+        const char *status = gb_container_status(c);
+        json_t *st = json_object_get(c->doc, "State");
+        bool init = gb_engine_init_alive(c);
+
+        (void)e;
+        if ((strcmp(status, "running") == 0 || strcmp(status, "created") == 0) && record_pid(c, NULL) > 0 &&
+            !monitor_alive(c)) {
+                _cleanup_free_ char *now = gb_timestamp_now();
+                if (init) {
+                        /* The monitor died but the container lives: it keeps
+                         * running, unmonitored (no logs, no exit code). */
+                        if (json_is_string(json_object_get(st, "Error")) &&
+                            strlen(json_string_value(json_object_get(st, "Error"))) > 0)
+                                return 0;
+                        json_object_set_new(st, "Error",
+                                            json_string("monitor process died; the container runs "
+                                                        "unmonitored"));
+                } else {
+                        json_object_set_new(st, "Status", json_string("exited"));
+                        json_object_set_new(st, "Running", json_false());
+                        json_object_set_new(st, "Dead", json_false());
+                        json_object_set_new(st, "Pid", json_integer(0));
+                        json_object_set_new(st, "ExitCode", json_integer(137));
+                        json_object_set_new(st, "FinishedAt", json_string(now));
+                        json_object_set_new(st, "Error", json_string("monitor process died; exit code unknown"));
+                }
+                if (c->lock_fd < 0)
+                        return 1;
+                int r = gb_container_save(c, err);
+                return r < 0 ? r : 1;
+        }
+        return 0;
+}
+
+/* Bring the loopback interface of the container's network namespace up,
+ * as Docker's "none" and default networks have it. A forked child joins
+ * the namespace so this process's own stays untouched. */
+static int loopback_up(pid_t pid, struct gb_error *err)
+{
+        char path[64];
+        _cleanup_close_ int nsfd = -EBADF;
+        pid_t child;
+        int status;
+
+        (void)snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+        nsfd = open(path, O_RDONLY | O_CLOEXEC);
+        if (nsfd < 0)
+                return gb_error_sys(err, errno, "Failed to open '%s'", path);
+        child = fork();
+        if (child < 0)
+                return gb_error_sys(err, errno, "Failed to fork");
+        if (child == 0) {
+                struct ifreq ifr = {0};
+                int s;
+                if (setns(nsfd, CLONE_NEWNET) < 0)
+                        _exit(1);
+                s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                if (s < 0)
+                        _exit(2);
+                memcpy(ifr.ifr_name, "lo", 3);
+                if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+                        _exit(3);
+                ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+                _exit(ioctl(s, SIOCSIFFLAGS, &ifr) < 0 ? 4 : 0);
+        }
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return gb_error_set(err, EIO, "Failed to bring up the container's loopback interface (step %d)",
+                                    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return 0;
+}
+
+GB_EXPORT int gb_engine_start(struct gb_engine *e, const char *ref, unsigned attach_flags, int *ret_attach_fd,
+                              pid_t *ret_monitor, struct gb_error *err)
+{
+        _cleanup_(gb_container_freep) struct gb_container *c = NULL;
+        _cleanup_free_ char *state = NULL;
+        _cleanup_close_ int afd = -EBADF;
+        const char *status;
+        pid_t mon = 0;
+        int r;
+
+        r = lookup_locked(e, ref, &c, err);
+        if (r < 0)
+                return r;
+        status = gb_container_status(c);
+        if (strcmp(status, "running") == 0 && gb_engine_init_alive(c))
+                return 0; /* Docker: starting a running container is a no-op */
+        if (strcmp(status, "removing") == 0 || strcmp(status, "creating") == 0)
+                return gb_error_set(err, EBUSY, "Failed to start container %s: it is being %s", ref,
+                                    status[0] == 'r' ? "removed" : "created");
+        /* A created container whose monitor died before start: its init
+         * is stuck waiting; kill it and start over. */
+        if (gb_engine_init_alive(c)) {
+                unsigned long long st;
+                pid_t pid = record_pid(c, &st);
+                (void)kill(pid, SIGKILL);
+        }
+        state = gb_monitor_state_dir(e->cfg.exec_root, c->id);
+        /* The monitor takes the record's lock to write it. */
+        gb_container_unlock(c);
+        r = gb_monitor_spawn(e->monitor_path, e->cli_path, e->cfg.data_root, e->cfg.exec_root, c->id, &mon, err);
+        if (r < 0)
+                return gb_error_prefix(err, "Failed to start container %.12s", c->id);
+        r = gb_container_reload(c, err);
+        if (r < 0)
+                goto kill_it;
+        {
+                const char *nm =
+                        json_string_value(json_object_get(json_object_get(c->doc, "HostConfig"), "NetworkMode"));
+                if (!nm || strcmp(nm, "host") != 0) {
+                        r = loopback_up(record_pid(c, NULL), err);
+                        if (r < 0)
+                                goto kill_it;
+                }
+        }
+        if (attach_flags) {
+                r = gb_monitor_attach(state, attach_flags, &afd, err);
+                if (r < 0)
+                        goto kill_it;
+        }
+        r = gb_monitor_start(state, err);
+        if (r < 0)
+                goto kill_it;
+        if (ret_attach_fd)
+                *ret_attach_fd = TAKE_FD(afd);
+        if (ret_monitor)
+                *ret_monitor = mon;
+        return 0;
+kill_it:
+        /* The init waits for start: kill it; the monitor records the exit. */
+        if (record_pid(c, NULL) > 0)
+                (void)kill(record_pid(c, NULL), SIGKILL);
+        (void)waitpid(mon, NULL, 0);
+        return r;
+}
+
+GB_EXPORT int gb_engine_kill(struct gb_engine *e, const char *ref, int sig, struct gb_error *err)
+{
+        _cleanup_(gb_container_freep) struct gb_container *c = NULL;
+        _cleanup_close_ int pidfd = -EBADF;
+        unsigned long long st;
+        pid_t pid;
+        int r;
+
+        r = lookup_locked(e, ref, &c, err);
+        if (r < 0)
+                return r;
+        pid = record_pid(c, &st);
+        if (strcmp(gb_container_status(c), "running") != 0 || !gb_engine_init_alive(c))
+                return gb_error_set(err, EINVAL, "Cannot kill container: %s: Container %s is not running", ref, c->id);
+        /* pidfd, then re-check the start time: the pid cannot be reused
+         * between the check and the signal. */
+        pidfd = gb_pidfd_open(pid, 0);
+        if (pidfd < 0 || !gb_pid_alive(pid, st))
+                return gb_error_set(err, ESRCH, "Cannot kill container: %s: it exited", ref);
+        if (gb_pidfd_send_signal(pidfd, sig, NULL, 0) < 0)
+                return gb_error_sys(err, errno, "Cannot kill container: %s", ref);
+        return 0;
+}
+
+static int wait_not_running(struct gb_engine *e, const char *id, int timeout_ms, int *ret_code)
+{
+        for (int waited = 0; timeout_ms < 0 || waited <= timeout_ms; waited += 20) {
+                _cleanup_(gb_container_freep) struct gb_container *c = NULL;
+                if (gb_container_lookup(e->cfg.data_root, id, false, &c, NULL) < 0) {
+                        if (ret_code)
+                                *ret_code = -1;
+                        return 0; /* removed (--rm) */
+                }
+                (void)gb_engine_refresh(e, c, NULL);
+                const char *s = gb_container_status(c);
+                if (strcmp(s, "running") != 0 && !(strcmp(s, "created") == 0 && gb_engine_init_alive(c))) {
+                        if (ret_code)
+                                *ret_code = (int)json_integer_value(
+                                        json_object_get(json_object_get(c->doc, "State"), "ExitCode"));
+                        return 0;
+                }
+                (void)usleep(20 * 1000);
+        }
+        return -ETIMEDOUT;
+}
+
+GB_EXPORT int gb_engine_stop(struct gb_engine *e, const char *ref, int timeout, struct gb_error *err)
+{
+        _cleanup_(gb_container_freep) struct gb_container *c = NULL;
+        int r;
+
+        r = gb_container_lookup(e->cfg.data_root, ref, false, &c, err);
+        if (r < 0)
+                return r;
+        if (strcmp(gb_container_status(c), "running") != 0)
+                return 0;
+        r = gb_engine_kill(e, c->id, SIGTERM, NULL);
+        if (r >= 0 && wait_not_running(e, c->id, timeout * 1000, NULL) == 0)
+                return 0;
+        (void)gb_engine_kill(e, c->id, SIGKILL, NULL);
+        if (wait_not_running(e, c->id, 10000, NULL) < 0)
+                return gb_error_set(err, ETIMEDOUT, "Failed to stop container %s: it did not exit after SIGKILL", ref);
+        return 0;
+}
+
+GB_EXPORT int gb_engine_wait(struct gb_engine *e, const char *ref, int *ret_code, struct gb_error *err)
+{
+        _cleanup_(gb_container_freep) struct gb_container *c = NULL;
+        int r = gb_container_lookup(e->cfg.data_root, ref, false, &c, err);
+
+        if (r < 0)
+                return r;
+        (void)wait_not_running(e, c->id, -1, ret_code);
+        return 0;
+}
+
+GB_EXPORT int gb_engine_remove(struct gb_engine *e, const char *ref, bool force, struct gb_error *err)
+{
+        _cleanup_(gb_container_freep) struct gb_container *c = NULL;
+        _cleanup_free_ char *state = NULL, *id = NULL;
+        int r;
+
+        r = lookup_locked(e, ref, &c, err);
+        if (r < 0)
+                return r;
+        id = gb_xstrdup(c->id);
+        if (gb_engine_init_alive(c)) {
+                if (!force)
+                        return gb_error_set(err, EBUSY,
+                                            "You cannot remove a running container %s. Stop the container before "
+                                            "attempting removal or force remove",
+                                            c->id);
+                unsigned long long st;
+                pid_t pid = record_pid(c, &st);
+                _cleanup_close_ int pidfd = gb_pidfd_open(pid, 0);
+                if (pidfd >= 0 && gb_pid_alive(pid, st))
+                        (void)gb_pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                /* Let the monitor record the exit (it needs the lock). */
+                gb_container_unlock(c);
+                (void)wait_not_running(e, id, 10000, NULL);
+                gb_container_free(TAKE_PTR(c));
+                r = lookup_locked(e, id, &c, err);
+                if (r < 0)
+                        return r == -ENOENT ? 0 : r;
+        }
+        json_object_set_new(json_object_get(c->doc, "State"), "Status", json_string("removing"));
+        (void)gb_container_save(c, NULL);
+        unmount_below(c->dir);
+        state = gb_monitor_state_dir(e->cfg.exec_root, c->id);
+        (void)gb_rm_rf(state);
+        if (strcmp(json_string_value(json_object_get(json_object_get(c->doc, "HostConfig"), "UsernsMode")) ?: "",
+                   "auto") == 0)
+                release_auto(e, c->id);
+        r = gb_container_remove(e->cfg.data_root, c, err);
+        return r;
+}
