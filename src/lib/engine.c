@@ -91,35 +91,58 @@ GB_EXPORT char *gb_engine_auto_state(const struct gb_engine *e)
         return gb_xasprintf("%s/userns-auto.json", e->cfg.data_root);
 }
 
-/* The --userns=auto pool: the remap user's IDs after the shared default
- * map, so an auto range never overlaps the default containers' range. */
-static void pool_after(const struct gb_subid_entry *ranges, size_t n, uint32_t skip, struct gb_idmap *ret)
-{
-        uint64_t pos = 0;
+/* The --userns=auto pool: every range of the subuid/subgid owner
+ * "ghostbox-auto", in file order. It is an owner of its own, not the remap
+ * user's extra ranges, because Docker-style remapping puts all of the remap
+ * user's ranges into the default map: carving from them would overlap the
+ * default containers. Like Podman's "containers" entry it is a reservation
+ * (no login user), which shadow's tools also steer clear of. */
+#define AUTO_OWNER "ghostbox-auto"
+#define AUTO_POOL_SIZE (65536U * 1024U)
 
+static int load_pool(const char *path, struct gb_idmap *ret, struct gb_error *err)
+{
+        struct gb_subid_file f = {0};
+        int r = gb_subid_load(path, &f, err);
+
+        if (r < 0)
+                return r;
         memset(ret, 0, sizeof(*ret));
-        for (size_t i = 0; i < n; i++) {
-                uint64_t start = pos, end = pos + ranges[i].count;
-                pos = end;
-                if (end <= skip)
-                        continue;
-                uint64_t off = skip > start ? skip - start : 0;
-                if (gb_idmap_add(ret, (uint32_t)(ret->n ? gb_idmap_size(ret) : 0), ranges[i].start + (uint32_t)off,
-                                 (uint32_t)(ranges[i].count - off)) < 0)
+        for (size_t i = 0; i < f.n; i++)
+                if (strcmp(f.e[i].owner, AUTO_OWNER) == 0 &&
+                    gb_idmap_add(ret, (uint32_t)gb_idmap_size(ret), f.e[i].start, f.e[i].count) < 0)
                         break;
-        }
+        gb_subid_file_done(&f);
+        return 0;
 }
 
 GB_EXPORT int gb_engine_auto_pool(const struct gb_engine *e, struct gb_idmap *uids, struct gb_idmap *gids,
                                   struct gb_error *err)
 {
+        struct gb_subid_paths paths = {0};
+        int r;
+
         if (!e->remap.enabled)
                 return gb_error_set(err, EINVAL,
-                                    "Failed to use --userns=auto: remapping is off (\"userns-remap\": \"\"); "
-                                    "--userns=auto carves ranges from the remap user's subordinate IDs");
-        pool_after(e->remap.uid_ranges, e->remap.n_uid_ranges, (uint32_t)gb_idmap_size(&e->remap.uids), uids);
-        pool_after(e->remap.gid_ranges, e->remap.n_gid_ranges, (uint32_t)gb_idmap_size(&e->remap.gids), gids);
-        return 0;
+                                    "Failed to use --userns=auto: remapping is off (\"userns-remap\": \"\" in "
+                                    "daemon.json)");
+        gb_subid_paths_init(&paths);
+        r = load_pool(paths.subuid, uids, err);
+        if (r >= 0)
+                r = load_pool(paths.subgid, gids, err);
+        if (r < 0)
+                return r;
+        if (uids->n == 0 && gids->n == 0) {
+                /* First use: reserve a pool, placed clear of every other
+                 * owner's range and every real user and group ID. */
+                r = gb_subid_grant(&paths, AUTO_OWNER, UINT32_MAX, AUTO_POOL_SIZE, NULL, NULL, NULL, err);
+                if (r < 0)
+                        return gb_error_prefix(err, "Failed to reserve the --userns=auto pool");
+                r = load_pool(paths.subuid, uids, err);
+                if (r >= 0)
+                        r = load_pool(paths.subgid, gids, err);
+        }
+        return r;
 }
 
 static int alloc_auto(struct gb_engine *e, const char *id, uint32_t size, struct gb_idmap *uids, struct gb_idmap *gids,
@@ -134,11 +157,11 @@ static int alloc_auto(struct gb_engine *e, const char *id, uint32_t size, struct
                 return r;
         if (gb_idmap_size(&upool) < size || gb_idmap_size(&gpool) < size)
                 return gb_error_set(err, ENOSPC,
-                                    "Failed to use --userns=auto: '%s' has %llu subordinate UIDs and %llu GIDs beyond "
-                                    "its default range, %u are needed; add a range, e.g. `usermod --add-subuids "
-                                    "1000000-1999999 --add-subgids 1000000-1999999 %s`",
-                                    e->remap.user, (unsigned long long)gb_idmap_size(&upool),
-                                    (unsigned long long)gb_idmap_size(&gpool), size, e->remap.user);
+                                    "Failed to use --userns=auto: the pool ('" AUTO_OWNER "' in /etc/subuid and "
+                                    "/etc/subgid) has %llu UIDs and %llu GIDs, %u are needed; give it a larger "
+                                    "range in both files",
+                                    (unsigned long long)gb_idmap_size(&upool),
+                                    (unsigned long long)gb_idmap_size(&gpool), size);
         r = gb_auto_alloc(state, &upool, id, size, uids, err);
         if (r < 0)
                 return r;

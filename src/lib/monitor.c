@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,20 +18,51 @@ GB_EXPORT char *gb_monitor_state_dir(const char *exec_root, const char *id)
         return gb_xasprintf("%s/containers/%s", exec_root, id);
 }
 
+/* Fill sa with "/proc/self/fd/N/attach.sock" for an fd of the state
+ * directory: the real path (exec root + 64-character ID) can exceed the
+ * 108 bytes of sun_path. */
+static void socket_addr(int dirfd, struct sockaddr_un *sa)
+{
+        memset(sa, 0, sizeof(*sa));
+        sa->sun_family = AF_UNIX;
+        (void)snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/attach.sock", dirfd);
+}
+
+GB_EXPORT int gb_monitor_listen(const char *state_dir, int *ret_fd, struct gb_error *err)
+{
+        _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
+        struct sockaddr_un sa;
+
+        dfd = open(state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return gb_error_sys(err, errno, "Failed to open '%s'", state_dir);
+        socket_addr(dfd, &sa);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return gb_error_sys(err, errno, "Failed to create the attach socket");
+        (void)unlinkat(dfd, "attach.sock", 0);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || fchmodat(dfd, "attach.sock", 0600, 0) < 0 ||
+            listen(fd, 16) < 0)
+                return gb_error_sys(err, errno, "Failed to listen on '%s/attach.sock'", state_dir);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 GB_EXPORT int gb_monitor_connect(const char *state_dir, int *ret_fd, struct gb_error *err)
 {
-        _cleanup_close_ int fd = -EBADF;
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        _cleanup_free_ char *path = gb_xasprintf("%s/attach.sock", state_dir);
+        _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
+        struct sockaddr_un sa;
 
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return gb_error_set(err, ENAMETOOLONG, "Failed to connect to '%s': path too long for a socket", path);
-        memcpy(sa.sun_path, path, strlen(path) + 1);
+        dfd = open(state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return gb_error_sys(err, errno, "Failed to reach the container's monitor: '%s'", state_dir);
+        socket_addr(dfd, &sa);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return gb_error_sys(err, errno, "Failed to create a socket");
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-                return gb_error_sys(err, errno, "Failed to reach the container's monitor at '%s'", path);
+                return gb_error_sys(err, errno, "Failed to reach the container's monitor at '%s/attach.sock'",
+                                    state_dir);
         *ret_fd = TAKE_FD(fd);
         return 0;
 }

@@ -33,6 +33,9 @@
 /* <exec_root>/containers/<id> */
 char *gb_monitor_state_dir(const char *exec_root, const char *id);
 
+/* The monitor's side: listen on <state_dir>/attach.sock (mode 0600). */
+int gb_monitor_listen(const char *state_dir, int *ret_fd, struct gb_error *err);
+
 /* Connect to the monitor of the container whose state dir is given. */
 int gb_monitor_connect(const char *state_dir, int *ret_fd, struct gb_error *err);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/capability.h>
+#include <sys/prctl.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -174,7 +175,13 @@ static char **all_caps(void)
         size_t n = 0;
 
         for (cap_value_t c = 0; c < (cap_value_t)cap_max_bits(); c++) {
-                char *name = cap_to_name(c);
+                char *name;
+                /* "ALL" is every capability we can hand on: a host may
+                 * withhold some even from root (this is what Docker's
+                 * --privileged gets too). */
+                if (prctl(PR_CAPBSET_READ, c) != 1)
+                        continue;
+                name = cap_to_name(c);
                 if (!name)
                         continue;
                 _cleanup_free_ char *upper = gb_xstrdup(name);

@@ -365,27 +365,6 @@ static int recv_pty(int sock, int *ret_fd, struct gb_error *err)
         return 0;
 }
 
-static int listen_socket(struct monitor *m, struct gb_error *err)
-{
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int fd;
-
-        if (strlen(m->sock_path) >= sizeof(sa.sun_path))
-                return gb_error_set(err, ENAMETOOLONG, "Failed to listen on '%s': path too long", m->sock_path);
-        memcpy(sa.sun_path, m->sock_path, strlen(m->sock_path) + 1);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return gb_error_sys(err, errno, "Failed to create the attach socket");
-        (void)unlink(m->sock_path);
-        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(m->sock_path, 0600) < 0 || listen(fd, 16) < 0) {
-                int r = gb_error_sys(err, errno, "Failed to listen on '%s'", m->sock_path);
-                close(fd);
-                return r;
-        }
-        m->listen_fd = fd;
-        return 0;
-}
-
 static int create_container(struct monitor *m, struct gb_error *err)
 {
         struct gb_sandbox_opts o = {.exec_fifo_fd = -1, .console_socket_fd = -1, .label = "config.json"};
@@ -459,7 +438,7 @@ static int create_container(struct monitor *m, struct gb_error *err)
         if (m->err_fd >= 0)
                 set_nonblock(m->err_fd);
 
-        r = listen_socket(m, err);
+        r = gb_monitor_listen(m->state_dir, &m->listen_fd, err);
         if (r < 0)
                 return r;
         (void)gb_pid_start_time(m->sb.pid, &start_time);

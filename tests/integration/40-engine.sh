@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The engine CLI end to end with real containers: ghostbox run/create/
+# start/ps/inspect/logs/stop/kill/rm/wait/rename, the remapping rules,
+# --userns=auto, exit codes, stdio, the monitor's truthfulness after a
+# SIGKILL. Runs from a busybox directory (--rootfs) with throwaway
+# subuid/subgid files: remap user root, default range 400000+65536, an
+# auto pool at 1000000.
+. "$(dirname "$0")/lib.sh"
+require_root
+
+make_busybox_rootfs "$T/rootfs"
+printf 'root:400000:65536\nghostbox-auto:1000000:2000000\n' >"$T/subuid"
+cp "$T/subuid" "$T/subgid"
+export GHOSTBOX_SUBUID_FILE=$T/subuid GHOSTBOX_SUBGID_FILE=$T/subgid GHOSTBOX_CONFIG=$T/none.json
+G=("$GHOSTBOX" --data-root "$T/data" --exec-root "$T/run" --userns-remap root)
+R=(--rootfs "$T/rootfs")
+gb() { timeout 60 "${G[@]}" "$@"; }
+at_exit 'for c in $("${G[@]}" ps -aq --no-trunc 2>/dev/null); do "${G[@]}" rm -f "$c"; done'
+
+# --- the remapping, and what the host sees ---------------------------------
+out=$(gb run --rm "${R[@]}" cat /proc/self/uid_map)
+check_match "run --rm: uid_map inside is 0 400000 65536" '^ +0 +400000 +65536$' "$out"
+out=$(gb run --rm "${R[@]}" cat /proc/self/gid_map)
+check_match "run --rm: gid_map inside is 0 400000 65536" '^ +0 +400000 +65536$' "$out"
+check_eq "root inside is uid 0" "uid=0(root) gid=0(root)" "$(gb run --rm "${R[@]}" id)"
+id=$(gb run -d --name sleeper "${R[@]}" sleep 300)
+check_match "run -d prints the full ID" '^[0-9a-f]{64}$' "$id"
+pid=$(gb inspect -f '{{.State.Pid}}' sleeper)
+check_eq "host sees the container's root as UID 400000 (ps -o uid)" "400000" "$(ps -o uid= -p "$pid" | tr -d ' ')"
+check_eq "inspect: Running" "true running" "$(gb inspect -f '{{.State.Running}} {{.State.Status}}' sleeper)"
+check_eq "inspect: UsernsMode empty (remapped)" "" "$(gb inspect -f '{{.HostConfig.UsernsMode}}' sleeper)"
+check_eq "inspect: the container's UID map" '[{"ContainerID":0,"HostID":400000,"Size":65536}]' \
+        "$(gb inspect -f '{{json .Ghostbox.UidMap}}' sleeper)"
+check_match "ps lists it as Up" "sleeper" "$(gb ps)"
+check_eq "ps -q gives the short ID" "${id:0:12}" "$(gb ps -q)"
+check_match "inspect prints a JSON array with Docker's fields" '"Id": "'"$id"'"' "$(gb inspect sleeper)"
+area=$(stat -c '%u:%g %a' "$T/data/400000.400000")
+check_eq "per-remap area is 0700 and owned by the remapped root" "400000:400000 700" "$area"
+check_fails "rm refuses a running container" gb rm sleeper
+check "stop -t 1" gb stop -t 1 sleeper
+check_match "ps -a: Exited (137) after SIGKILL on timeout" 'Exited \(137\)' "$(gb ps -a)"
+check_eq "ps (running only) is empty" "" "$(gb ps -q)"
+check "rm" gb rm sleeper
+check_fails "rm again: no such container" gb rm sleeper
+check_eq "no record left" "" "$(gb ps -aq)"
+
+# --- exit codes and stdio --------------------------------------------------
+gb run --rm "${R[@]}" sh -c 'exit 7'
+check_eq "exit code propagates" 7 $?
+gb run --rm "${R[@]}" /nonexistent 2>/dev/null
+check_eq "missing command: 127" 127 $?
+gb run --rm "${R[@]}" /etc/passwd 2>/dev/null
+check_eq "not executable: 126" 126 $?
+gb run --rm --name x "${R[@]}" --nosuchflag true 2>/dev/null
+check_eq "bad flag: 125" 125 $?
+out=$(gb run --rm "${R[@]}" sh -c 'echo out; echo err >&2' 2>"$T/err")
+check_eq "stdout reaches stdout" out "$out"
+check_eq "stderr reaches stderr" err "$(cat "$T/err")"
+check_eq "-i passes stdin" "hello" "$(echo hello | gb run --rm -i "${R[@]}" cat)"
+out=$(script -qec "${G[*]} run --rm -t ${R[*]} sh -c 'tty; stty size'" /dev/null </dev/null | tr -d '\r')
+check_match "-t gives the container a pty" '^/dev/pts/[0-9]+' "$out"
+check_eq "--rm leaves no record" "" "$(gb ps -aq)"
+check_eq "--rm leaves no mount" 0 "$(grep -c " $T/data" /proc/self/mountinfo)"
+
+# --- flags -----------------------------------------------------------------
+printf 'A=1\n# comment\n\nB=two words\n' >"$T/env"
+out=$(gb run --rm -e X=y --env-file "$T/env" -w /tmp -u 33:33 --hostname web "${R[@]}" \
+        sh -c 'echo "$X $A $B $(pwd) $(id -u):$(id -g) $(hostname)"')
+check_eq "-e --env-file -w -u --hostname" "y 1 two words /tmp 33:33 web" "$out"
+check_fails "--read-only: the root is read-only" gb run --rm --read-only "${R[@]}" touch /x
+check "--read-only --tmpfs /run: tmpfs writable" gb run --rm --read-only --tmpfs /run "${R[@]}" touch /run/x
+check_eq "--cap-drop ALL: no effective capabilities" "CapEff:	0000000000000000" \
+        "$(gb run --rm --cap-drop ALL "${R[@]}" grep CapEff /proc/self/status)"
+check_eq "default caps: Docker's 14" "00000000a80425fb" \
+        "$(gb run --rm "${R[@]}" sh -c 'grep CapEff /proc/self/status' | awk '{print $2}')"
+check_fails "mknod is denied in a user namespace" gb run --rm "${R[@]}" mknod /tmp/d c 1 3
+check_fails "unshare of a nested user namespace is denied by the default seccomp profile" \
+        gb run --rm "${R[@]}" unshare -U true
+check "--security-opt seccomp=unconfined lifts it" \
+        gb run --rm --security-opt seccomp=unconfined "${R[@]}" unshare -U true
+check_eq "--network none: loopback only" "lo" \
+        "$(gb run --rm --network none "${R[@]}" ls /sys/class/net)"
+check "loopback is up" gb run --rm "${R[@]}" ping -c1 -W2 127.0.0.1
+check_fails "--entrypoint overrides the command" gb run --rm --entrypoint /bin/false "${R[@]}"
+gb run -d --name dup "${R[@]}" sleep 300 >/dev/null
+out=$(gb run --rm --name dup "${R[@]}" true 2>&1)
+check_match "name conflict: Docker's message" 'is already in use by container' "$out"
+check "rename" gb rename dup dup2
+check_eq "renamed" "/dup2" "$(gb inspect -f '{{.Name}}' dup2)"
+check "kill -s TERM" gb kill -s TERM dup2
+check_eq "wait prints the exit code" 143 "$(gb wait dup2)"
+check "rm after kill" gb rm dup2
+
+# --- the refusals (seeds/000, /004) ----------------------------------------
+for flag in --privileged --pid=host --network=host; do
+        out=$(gb run --rm $flag "${R[@]}" true 2>&1)
+        rc=$?
+        if [ $rc -eq 125 ] && grep -q -- '--userns=host' <<<"$out"; then ok "$flag refused under remapping"
+        else not_ok "$flag refused under remapping"; diag "rc=$rc" "$out"; fi
+done
+check_match "--userns=host: no user namespace" '^ +0 +0 +4294967295$' \
+        "$(gb run --rm --userns=host "${R[@]}" cat /proc/self/uid_map)"
+check_eq "--userns=host recorded as UsernsMode host" "host" \
+        "$(gb create --userns=host --name hosty "${R[@]}" true >/dev/null && gb inspect -f '{{.HostConfig.UsernsMode}}' hosty)"
+gb rm hosty >/dev/null
+check "--privileged with --userns=host is allowed" gb run --rm --privileged --userns=host "${R[@]}" true
+
+# --- --userns=auto ---------------------------------------------------------
+out=$(gb run --rm --userns=auto "${R[@]}" cat /proc/self/uid_map)
+check_match "--userns=auto: a range from the pool, not the default" '^ +0 +1000000 +65536$' "$out"
+for i in $(seq 1 20); do
+        gb run -d --userns=auto --name auto$i "${R[@]}" sleep 300 >"$T/auto$i.out" 2>&1 &
+done
+wait
+bases=$(for i in $(seq 1 20); do gb inspect -f '{{json .Ghostbox.UidMap}}' auto$i 2>/dev/null; done |
+        sed -n 's/.*"HostID":\([0-9]*\).*/\1/p' | sort -n)
+check_eq "20 concurrent --userns=auto runs all started" 20 "$(wc -l <<<"$bases")"
+check_eq "... with 20 distinct ranges" 20 "$(uniq <<<"$bases" | wc -l)"
+overlap=$(awk 'NR>1 && $1-prev < 65536 {print "overlap at " $1} {prev=$1}' <<<"$bases")
+check_eq "... none overlapping" "" "$overlap"
+p1=$(gb inspect -f '{{.State.Pid}}' auto1)
+check_match "host sees an auto container's root in its own range" '^1[0-9]{6}$' "$(ps -o uid= -p "$p1" | tr -d ' ')"
+for i in $(seq 1 20); do gb rm -f auto$i >/dev/null; done
+check_eq "rm releases auto ranges" '{"reservations":[]}' "$(tr -d ' \n' <"$T/data/userns-auto.json")"
+
+# --- monitor killed with SIGKILL -------------------------------------------
+gb run -d --name orphan "${R[@]}" sleep 300 >/dev/null
+mon=$(gb inspect -f '{{.Ghostbox.MonitorPid}}' orphan)
+init=$(gb inspect -f '{{.State.Pid}}' orphan)
+kill -9 "$mon"
+sleep 0.2
+check_match "monitor SIGKILLed, container alive: ps still says Up" 'Up' "$(gb ps -a)"
+check_match "inspect reports the lost monitor" 'monitor process died' "$(gb inspect -f '{{.State.Error}}' orphan)"
+kill -9 "$init"
+sleep 0.2
+check_match "then the container dies: ps says Exited" 'Exited \(137\)' "$(gb ps -a)"
+check "rm cleans up after a dead monitor" gb rm orphan
+check_eq "no mounts left" 0 "$(grep -c " $T/" /proc/self/mountinfo)"
+check_eq "no state left" "" "$(ls "$T/run/containers" 2>/dev/null)"
+
+# --- logs ------------------------------------------------------------------
+gb run --name talker "${R[@]}" sh -c 'for i in 1 2 3 4 5; do echo line$i; done; echo oops >&2' >/dev/null 2>&1
+check_eq "logs after exit" "$(printf 'line1\nline2\nline3\nline4\nline5')" "$(gb logs talker 2>/dev/null)"
+check_eq "logs --tail 2" "$(printf 'line5')" "$(gb logs --tail 2 talker 2>/dev/null)"
+check_eq "logs keeps stderr apart" "oops" "$(gb logs talker 2>&1 >/dev/null)"
+check_match "logs -t adds timestamps" '^20[0-9-]+T[0-9:.]+Z line1$' "$(gb logs -t talker 2>/dev/null | head -1)"
+check_match "json-file format on disk" '^\{"log":"line1\\n","stream":"stdout","time":"' \
+        "$(head -1 "$(gb inspect -f '{{.LogPath}}' talker)")"
+gb rm talker >/dev/null
+
+done_testing
