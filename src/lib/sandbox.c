@@ -483,7 +483,7 @@ GB_EXPORT int gb_sandbox_create(const struct gb_sandbox_opts *o, struct gb_sandb
         r = gb_security_prepare(&s->process, s->seccomp, userns != NULL, label, &sec, err);
         if (r < 0)
                 return r;
-        r = gb_mounts_prepare(s, &prep, err);
+        r = gb_mounts_prepare(s, o->rootfs, &prep, err);
         if (r < 0)
                 goto out;
         r = join_namespaces(s, label, err);
