@@ -314,13 +314,16 @@ static _Noreturn void init_main(const struct child_args *a)
         /* sync #2: ready */
         if (sync_send(a->sock, SYNC_CHILD_READY, 0, NULL) < 0)
                 _exit(126);
+        /* From here the container outlives the runtime (create, run
+         * --detach). A credential change would clear this anyway; without a
+         * user namespace nothing would. */
+        (void)prctl(PR_SET_PDEATHSIG, 0);
 
         if (a->o->exec_fifo_fd >= 0) {
                 char p[32];
                 int fd;
                 /* The runtime that created us exits now; we wait for
                  * "start", which opens the FIFO for reading. */
-                (void)prctl(PR_SET_PDEATHSIG, 0);
                 close(a->sock);
                 (void)snprintf(p, sizeof(p), "%d", a->o->exec_fifo_fd);
                 fd = openat(fifo_dir, p, O_WRONLY | O_CLOEXEC);
