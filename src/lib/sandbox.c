@@ -276,15 +276,15 @@ static _Noreturn void init_main(const struct child_args *a)
         r = sync_recv(a->sock, &m);
         if (r <= 0 || m.phase != SYNC_MAPS_WRITTEN)
                 _exit(126);
-        if (a->new_userns) {
-                uint32_t h;
-                /* Become the container's root (if mapped) so files the setup
-                 * creates belong to it, not to the unmapped host root. */
-                if (gb_idmap_to_host(s->gid_map, 0, &h) == 0 && setresgid(0, 0, 0) < 0) {
+        if (gb_spec_namespace(s, CLONE_NEWUSER)) {
+                /* Become the container's root (when it is mapped: EINVAL
+                 * otherwise) so files the setup creates belong to it, not to
+                 * the unmapped host root (EOVERFLOW on most filesystems). */
+                if (setresgid(0, 0, 0) < 0 && errno != EINVAL) {
                         gb_error_sys(&err, errno, "Failed to become gid 0 in the user namespace");
                         child_fail(a->sock, &err);
                 }
-                if (gb_idmap_to_host(s->uid_map, 0, &h) == 0 && setresuid(0, 0, 0) < 0) {
+                if (setresuid(0, 0, 0) < 0 && errno != EINVAL) {
                         gb_error_sys(&err, errno, "Failed to become uid 0 in the user namespace");
                         child_fail(a->sock, &err);
                 }
