@@ -72,6 +72,15 @@ mkdir -p "$RT_ROOT/half"
 check_eq "a half-created container is in state creating" creating "$(rt state half | jq -r .status)"
 check_fails "delete without --force refuses it" rt delete half
 check "delete --force removes it" rt delete --force half
+# A create killed after the init was set up but before state.json was
+# written: simulated by removing state.json of a created container.
+rt_bg create --bundle "$B" crashed
+cpid=$(rt state crashed | jq -r .pid)
+rm "$RT_ROOT/crashed/state.json"
+check_eq "a create that died before saving its state is 'creating'" creating "$(rt state crashed | jq -r .status)"
+check "delete --force cleans it" rt delete --force crashed
+for _ in $(seq 50); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.05; done
+check_fails "... including its waiting init" kill -0 "$cpid"
 rt_bg run --detach --bundle "$B" running1
 check "delete --force kills and removes a running container" rt delete --force running1
 check "delete --force of a missing container succeeds (as runc)" rt delete --force nosuch
