@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -126,10 +127,48 @@ static int attach(int tree, int destfd, const char *what, struct gb_error *err)
         return 0;
 }
 
-GB_EXPORT int gb_mounts_prepare(const struct gb_spec *s, struct gb_mounts_prep *ret, struct gb_error *err)
+static bool path_is_under(const char *path, const char *dir);
+
+/* Mount points missing from the rootfs are made here, as host root: in the
+ * child, the container's root often may not write the image (a rootfs
+ * owned by host root). Only destinations that will not be covered by an
+ * earlier filesystem mount (e.g. /dev/pts on the /dev tmpfs) are made on
+ * the image; the child makes the rest. */
+static int precreate_mountpoints(const struct gb_spec *s, const char *rootfs, struct gb_error *err)
+{
+        _cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+        if (rootfd < 0)
+                return gb_error_sys(err, errno, "root.path: Failed to open the rootfs '%s'", rootfs);
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                const struct gb_spec_mount *m = &s->mounts[i];
+                _cleanup_close_ int fd = -EBADF;
+                bool covered = false, dir = true;
+                struct stat st;
+
+                for (size_t j = 0; j < i; j++)
+                        if (!s->mounts[j].bind && path_is_under(m->destination, s->mounts[j].destination))
+                                covered = true;
+                if (covered || path_is_under(m->destination, "/proc"))
+                        continue;
+                if (m->bind && stat(m->source, &st) == 0)
+                        dir = S_ISDIR(st.st_mode);
+                if (gb_resolve_in_root(rootfd, m->destination, true, dir, &fd, err) < 0)
+                        return gb_error_prefix(err, "mounts[%zu]", i);
+        }
+        return 0;
+}
+
+GB_EXPORT int gb_mounts_prepare(const struct gb_spec *s, const char *rootfs, struct gb_mounts_prep *ret,
+                                struct gb_error *err)
 {
         struct gb_mounts_prep p = {.tree_fds = gb_xcalloc(s->n_mounts + 1, sizeof(int)), .n = s->n_mounts};
         int r;
+
+        if (rootfs && precreate_mountpoints(s, rootfs, err) < 0) {
+                gb_mounts_prep_done(&p);
+                return -err->code;
+        }
 
         for (size_t i = 0; i < p.n; i++)
                 p.tree_fds[i] = -EBADF;
@@ -318,6 +357,8 @@ static int make_device(int rootfd, const struct gb_spec_device *d, const char *f
         struct stat st;
         mode_t type = d->type == 'b' ? S_IFBLK : d->type == 'p' ? S_IFIFO : S_IFCHR;
         dev_t dev = makedev((unsigned)d->major, (unsigned)d->minor);
+        const char *host;
+        char found[PATH_MAX];
         int r;
 
         if (!path_is_under(d->path, "/dev"))
@@ -347,22 +388,32 @@ static int make_device(int rootfd, const struct gb_spec_device *d, const char *f
                 }
                 return 0;
         }
-        /* mknod is refused in a user namespace: bind the host's node, after
-         * checking it is the device the config asks for. */
-        if (stat(d->path, &st) < 0)
-                return gb_error_sys(err, errno,
-                                    "%s: Failed to find '%s' on the host (in a user namespace devices are "
-                                    "bind-mounted from the host)",
-                                    field, d->path);
-        if ((st.st_mode & S_IFMT) != type || (type != S_IFIFO && st.st_rdev != dev))
-                return gb_error_set(err, ENODEV, "%s: host '%s' is not device %c %lld:%lld", field, d->path, d->type,
-                                    (long long)d->major, (long long)d->minor);
+        /* mknod is refused in a user namespace: bind the host's node with
+         * the same type and number (at the same path, or anywhere in /dev). */
+        host = d->path;
+        if (stat(host, &st) < 0 || (st.st_mode & S_IFMT) != type || (type != S_IFIFO && st.st_rdev != dev)) {
+                _cleanup_(gb_closedirp) DIR *dd = opendir("/dev");
+                struct dirent *de;
+                host = NULL;
+                while (dd && type != S_IFIFO && (de = readdir(dd))) {
+                        (void)snprintf(found, sizeof(found), "/dev/%s", de->d_name);
+                        if (lstat(found, &st) == 0 && (st.st_mode & S_IFMT) == type && st.st_rdev == dev) {
+                                host = found;
+                                break;
+                        }
+                }
+        }
+        if (!host)
+                return gb_error_set(err, ENODEV,
+                                    "%s: the host has no device %c %lld:%lld to bind-mount for '%s' (mknod is "
+                                    "refused in a user namespace, so devices come from the host's /dev)",
+                                    field, d->type, (long long)d->major, (long long)d->minor, d->path);
         r = gb_resolve_in_root(rootfd, d->path, true, false, &dest, err);
         if (r < 0)
                 return gb_error_prefix(err, "%s", field);
-        tree = open_tree(AT_FDCWD, d->path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        tree = open_tree(AT_FDCWD, host, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
         if (tree < 0)
-                return gb_error_sys(err, errno, "%s: Failed to bind '%s'", field, d->path);
+                return gb_error_sys(err, errno, "%s: Failed to bind '%s'", field, host);
         if (set_attrs(tree, MS_NOSUID | MS_NOEXEC, 0, MS_PRIVATE, false, d->path, err) < 0)
                 return -err->code;
         return attach(tree, dest, d->path, err);

@@ -22,7 +22,9 @@ struct gb_mounts_prep {
         size_t n;
 };
 
-int gb_mounts_prepare(const struct gb_spec *s, struct gb_mounts_prep *ret, struct gb_error *err);
+/* rootfs: missing mount points are created in it (as the caller, host
+ * root), resolved inside it. */
+int gb_mounts_prepare(const struct gb_spec *s, const char *rootfs, struct gb_mounts_prep *ret, struct gb_error *err);
 void gb_mounts_prep_done(struct gb_mounts_prep *p);
 
 /* Open dir/file `path` inside rootfd (RESOLVE_IN_ROOT), creating missing

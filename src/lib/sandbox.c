@@ -276,15 +276,15 @@ static _Noreturn void init_main(const struct child_args *a)
         r = sync_recv(a->sock, &m);
         if (r <= 0 || m.phase != SYNC_MAPS_WRITTEN)
                 _exit(126);
-        if (a->new_userns) {
-                uint32_t h;
-                /* Become the container's root (if mapped) so files the setup
-                 * creates belong to it, not to the unmapped host root. */
-                if (gb_idmap_to_host(s->gid_map, 0, &h) == 0 && setresgid(0, 0, 0) < 0) {
+        if (gb_spec_namespace(s, CLONE_NEWUSER)) {
+                /* Become the container's root (when it is mapped: EINVAL
+                 * otherwise) so files the setup creates belong to it, not to
+                 * the unmapped host root (EOVERFLOW on most filesystems). */
+                if (setresgid(0, 0, 0) < 0 && errno != EINVAL) {
                         gb_error_sys(&err, errno, "Failed to become gid 0 in the user namespace");
                         child_fail(a->sock, &err);
                 }
-                if (gb_idmap_to_host(s->uid_map, 0, &h) == 0 && setresuid(0, 0, 0) < 0) {
+                if (setresuid(0, 0, 0) < 0 && errno != EINVAL) {
                         gb_error_sys(&err, errno, "Failed to become uid 0 in the user namespace");
                         child_fail(a->sock, &err);
                 }
@@ -314,13 +314,16 @@ static _Noreturn void init_main(const struct child_args *a)
         /* sync #2: ready */
         if (sync_send(a->sock, SYNC_CHILD_READY, 0, NULL) < 0)
                 _exit(126);
+        /* From here the container outlives the runtime (create, run
+         * --detach). A credential change would clear this anyway; without a
+         * user namespace nothing would. */
+        (void)prctl(PR_SET_PDEATHSIG, 0);
 
         if (a->o->exec_fifo_fd >= 0) {
                 char p[32];
                 int fd;
                 /* The runtime that created us exits now; we wait for
                  * "start", which opens the FIFO for reading. */
-                (void)prctl(PR_SET_PDEATHSIG, 0);
                 close(a->sock);
                 (void)snprintf(p, sizeof(p), "%d", a->o->exec_fifo_fd);
                 fd = openat(fifo_dir, p, O_WRONLY | O_CLOEXEC);
@@ -483,7 +486,7 @@ GB_EXPORT int gb_sandbox_create(const struct gb_sandbox_opts *o, struct gb_sandb
         r = gb_security_prepare(&s->process, s->seccomp, userns != NULL, label, &sec, err);
         if (r < 0)
                 return r;
-        r = gb_mounts_prepare(s, &prep, err);
+        r = gb_mounts_prepare(s, o->rootfs, &prep, err);
         if (r < 0)
                 goto out;
         r = join_namespaces(s, label, err);

@@ -39,7 +39,6 @@ struct gb_sandbox_opts {
         int exec_fifo_fd;      /* -1: exec right away; else an O_PATH fd of a FIFO: wait for start */
         int console_socket_fd; /* -1, or a connected AF_UNIX socket that gets the pty master */
         unsigned preserve_fds; /* fds 3..3+n-1 are passed to the process */
-        bool dumpable_off;     /* always set: see CVE-2019-5736 notes in security.h */
 };
 
 struct gb_sandbox {

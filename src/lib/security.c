@@ -204,6 +204,14 @@ GB_EXPORT int gb_security_apply(const struct gb_spec_process *p, const struct gb
         if (!p->no_new_privileges && load_seccomp(s, err) < 0)
                 return -err->code;
 
+        /* The bounding set first: dropping needs CAP_SETPCAP in the effective
+         * set, which setuid() to a non-root user clears. */
+        if (p->has_caps)
+                for (int cap = 0; cap <= s->last_cap; cap++)
+                        if (!(p->caps[GB_CAP_BOUNDING] & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap) < 0 &&
+                            errno != EINVAL)
+                                return gb_error_sys(err, errno, "Failed to drop %s from the bounding set",
+                                                    gb_cap_name(cap));
         if (prctl(PR_SET_KEEPCAPS, 1) < 0)
                 return gb_error_sys(err, errno, "Failed to set PR_SET_KEEPCAPS");
         /* Replace the runtime's supplementary groups: host groups must not
@@ -226,11 +234,6 @@ GB_EXPORT int gb_security_apply(const struct gb_spec_process *p, const struct gb
                 return gb_error_sys(err, errno, "Failed to clear PR_SET_KEEPCAPS");
 
         if (p->has_caps) {
-                for (int cap = 0; cap <= s->last_cap; cap++)
-                        if (!(p->caps[GB_CAP_BOUNDING] & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap) < 0 &&
-                            errno != EINVAL)
-                                return gb_error_sys(err, errno, "Failed to drop %s from the bounding set",
-                                                    gb_cap_name(cap));
                 data[0].effective = (uint32_t)p->caps[GB_CAP_EFFECTIVE];
                 data[1].effective = (uint32_t)(p->caps[GB_CAP_EFFECTIVE] >> 32);
                 data[0].permitted = (uint32_t)p->caps[GB_CAP_PERMITTED];

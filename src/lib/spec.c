@@ -999,6 +999,7 @@ static int parse_linux(struct ctx *c, json_t *o, struct gb_spec *s)
                                 return perr(c, e, "expected one of pid, network, mount, ipc, uts, user, cgroup, time");
                         if (gb_spec_namespace(s, ns->type))
                                 return perr(c, e, "namespace '%s' listed twice", t);
+                        s->n_namespaces++; /* owned from here: freed even if the path fails */
                         if (json_object_get(x, "path")) {
                                 sub(e, q, "path");
                                 if ((r = get_str(c, json_object_get(x, "path"), e, &ns->path)) < 0)
@@ -1006,7 +1007,6 @@ static int parse_linux(struct ctx *c, json_t *o, struct gb_spec *s)
                                 if (ns->path[0] != '/')
                                         return perr(c, e, "'%s' must be an absolute path", ns->path);
                         }
-                        s->n_namespaces++;
                 }
         }
         if ((v = json_object_get(o, "uidMappings")))

@@ -158,7 +158,7 @@ int rt_create_container(struct rt_ctx *ctx, const struct rt_create_opts *o, bool
                 goto fail;
         }
         cfg_copy = rt_container_path(ctx, o->id, "config.json");
-        if ((r = gb_write_file_atomic(cfg_copy, raw, raw_len, 0600)) < 0) {
+        if ((r = rt_write_atomic(cfg_copy, raw, raw_len, 0600)) < 0) {
                 r = rt_error(ctx, "Failed to write '%s': %s", cfg_copy, strerror(-r));
                 goto fail;
         }

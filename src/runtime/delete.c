@@ -1,6 +1,10 @@
 /* delete [--force] ID: remove a stopped (or created) container; --force
  * kills a running one first and also removes a half-created one. */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,6 +31,41 @@ static void kill_and_wait(const struct rt_state *st)
                 struct pollfd p = {.fd = pidfd, .events = POLLIN};
                 /* Its mounts go with its mount namespace when it is gone. */
                 (void)poll(&p, 1, 10000);
+        }
+}
+
+/* A "creating" container has no recorded pid: its create was killed after
+ * the init was set up. Such an init waits on exec.fifo, holding an fd of it:
+ * find it by that fd and kill it, so nothing is left behind. */
+static void kill_fifo_holders(struct rt_ctx *ctx, const char *id)
+{
+        _cleanup_free_ char *fifo = rt_container_path(ctx, id, "exec.fifo");
+        _cleanup_(gb_closedirp) DIR *proc = opendir("/proc");
+        struct dirent *de;
+
+        while (proc && (de = readdir(proc))) {
+                char path[300], link[PATH_MAX];
+                _cleanup_(gb_closedirp) DIR *fds = NULL;
+                struct dirent *fe;
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                if (snprintf(path, sizeof(path), "/proc/%s/fd", de->d_name) >= (int)sizeof(path))
+                        continue;
+                fds = opendir(path);
+                while (fds && (fe = readdir(fds))) {
+                        char fp[600];
+                        ssize_t n;
+                        if (snprintf(fp, sizeof(fp), "%s/%s", path, fe->d_name) >= (int)sizeof(fp))
+                                continue;
+                        n = readlink(fp, link, sizeof(link) - 1);
+                        if (n <= 0)
+                                continue;
+                        link[n] = 0;
+                        if (!strcmp(link, fifo)) {
+                                (void)kill(atoi(de->d_name), SIGKILL);
+                                break;
+                        }
+                }
         }
 }
 
@@ -67,6 +106,8 @@ int rt_delete(struct rt_ctx *ctx, int argc, char **argv)
         }
         if (!strcmp(status, "running") || !strcmp(status, "created"))
                 kill_and_wait(&st);
+        if (!strcmp(status, "creating"))
+                kill_fifo_holders(ctx, argv[optind]);
         r = rt_state_remove(ctx, argv[optind]);
         rt_state_done(&st);
         if (r < 0)

@@ -57,6 +57,7 @@ const char *rt_status(struct rt_ctx *ctx, const struct rt_state *s);
 int rt_state_save(struct rt_ctx *ctx, const struct rt_state *s, struct gb_error *err);
 json_t *rt_state_json(struct rt_ctx *ctx, const struct rt_state *s);
 unsigned long long rt_pid_start_time(pid_t pid);
+int rt_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 int rt_state_remove(struct rt_ctx *ctx, const char *id);
 char *rt_container_path(struct rt_ctx *ctx, const char *id, const char *file);
 /* Write a pid file the way containerd expects (atomically, no newline). */
