@@ -120,13 +120,23 @@ GB_EXPORT int gb_pid_start_time(pid_t pid, unsigned long long *ret)
 
 GB_EXPORT bool gb_pid_alive(pid_t pid, unsigned long long start_time)
 {
+        _cleanup_free_ char *buf = NULL;
         unsigned long long now;
+        char path[64], *p;
 
         if (pid <= 0)
                 return false;
         if (gb_pid_start_time(pid, &now) < 0)
                 return false;
-        return start_time == 0 || now == start_time;
+        if (start_time != 0 && now != start_time)
+                return false;
+        /* A zombie still has /proc/PID (until someone reaps it: the
+         * monitor's parent may be long gone), but it is dead. */
+        (void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        if (gb_read_file_at(AT_FDCWD, path, 4096, &buf, NULL) < 0)
+                return false;
+        p = strrchr(buf, ')');
+        return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
 static char *record_path(const char *dir)

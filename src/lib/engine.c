@@ -542,7 +542,7 @@ static bool monitor_alive(const struct gb_container *c)
         _cleanup_free_ char *buf = NULL;
         char path[64];
 
-        if (mpid <= 0)
+        if (mpid <= 0 || !gb_pid_alive(mpid, 0))
                 return false;
         /* Same pid, and still a ghostbox-monitor (not a reused pid). */
         (void)snprintf(path, sizeof(path), "/proc/%d/comm", (int)mpid);

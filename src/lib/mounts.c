@@ -153,8 +153,16 @@ static int precreate_mountpoints(const struct gb_spec *s, const char *rootfs, st
                         continue;
                 if (m->bind && stat(m->source, &st) == 0)
                         dir = S_ISDIR(st.st_mode);
-                if (gb_resolve_in_root(rootfd, m->destination, true, dir, &fd, err) < 0)
+                if (gb_resolve_in_root(rootfd, m->destination, true, dir, &fd, err) < 0) {
+                        /* On an idmapped root filesystem host root has no
+                         * mapping, so creating fails with EOVERFLOW; the
+                         * child creates it as the container's root. */
+                        if (err->code == EOVERFLOW) {
+                                gb_error_clear(err);
+                                continue;
+                        }
                         return gb_error_prefix(err, "mounts[%zu]", i);
+                }
         }
         return 0;
 }

@@ -82,7 +82,9 @@ check_eq "--network none: loopback only" "lo" \
         "$(gb run --rm --network none "${R[@]}" ls /sys/class/net)"
 check "loopback is up" gb run --rm "${R[@]}" ping -c1 -W2 127.0.0.1
 check_fails "--entrypoint overrides the command" gb run --rm --entrypoint /bin/false "${R[@]}"
-gb run -d --name dup "${R[@]}" sleep 300 >/dev/null
+# PID 1 of a PID namespace has no default signal actions: a plain `sleep`
+# ignores SIGTERM (as in Docker without --init), so trap it.
+gb run -d --name dup "${R[@]}" sh -c 'trap "exit 143" TERM; sleep 300 & wait' >/dev/null
 out=$(gb run --rm --name dup "${R[@]}" true 2>&1)
 check_match "name conflict: Docker's message" 'is already in use by container' "$out"
 check "rename" gb rename dup dup2
