@@ -9,7 +9,7 @@ build_pkgs=(gcc make meson ninja-build pkg-config
             libmicrohttpd-dev)
 test_pkgs=(libcmocka-dev busybox-static clang libclang-rt-14-dev zstd
            passwd login util-linux procps iproute2 curl ca-certificates
-           clang-format cppcheck)
+           clang-format cppcheck jq)
 bench_pkgs=(hyperfine crun runc podman docker.io containerd linux-perf valgrind)
 
 want=("${build_pkgs[@]}")

@@ -14,6 +14,8 @@
 
 static const struct gb_verb verbs[] = {
         {"version", cmd_version, "Show the ghostbox version"},
+        {"idmap", cmd_idmap, "Show the user-namespace remapping and translate IDs"},
+        {"info", cmd_info, "Show version, configuration, remapping and kernel features"},
 };
 
 void cli_errorf(const char *fmt, ...)

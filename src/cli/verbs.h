@@ -25,3 +25,5 @@ void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn_handler(const char *msg, void *userdata);
 
 int cmd_version(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_idmap(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_info(struct gb_cli_ctx *ctx, int argc, char **argv);
