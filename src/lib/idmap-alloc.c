@@ -197,7 +197,8 @@ GB_EXPORT int gb_auto_alloc(const char *state_path, const struct gb_idmap *pool,
                         return 0;
                 }
         /* First fit over reservations sorted by offset. */
-        qsort(s.r, s.n, sizeof(*s.r), cmp_offset);
+        if (s.n > 1)
+                qsort(s.r, s.n, sizeof(*s.r), cmp_offset);
         for (size_t i = 0; i < s.n; i++) {
                 if (cand + size <= s.r[i].offset)
                         break;

@@ -300,7 +300,8 @@ static json_t *seccomp_for_caps(char *const *caps)
                                             CLONE_NEWNET | CLONE_NEWCGROUP;
                 /* One rule per flag: MASKED_EQ(flag, flag) denies a call
                  * that sets it; calls without namespace flags pass. */
-                for (json_int_t bit = 1; bit; bit <<= 1) {
+                for (unsigned b = 0; b < 63; b++) {
+                        json_int_t bit = (json_int_t)1 << b;
                         if (!(ns_flags & bit))
                                 continue;
                         json_array_append_new(syscalls,
