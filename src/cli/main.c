@@ -27,6 +27,7 @@ static const struct gb_verb verbs[] = {
         {"ps", cmd_ps, "List containers"},
         {"inspect", cmd_inspect, "Show low-level information on containers"},
         {"logs", cmd_logs, "Fetch the logs of a container"},
+        {"exec", cmd_exec, "Run a command in a running container"},
 };
 
 void cli_errorf(const char *fmt, ...)
@@ -82,7 +83,7 @@ int main(int argc, char **argv)
                 {"debug", no_argument, NULL, 'D'},           {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'v'},         {},
         };
-        struct gb_cli_ctx ctx = {.config_path = getenv("GHOSTBOX_CONFIG")};
+        struct gb_cli_ctx ctx = {.config_path = getenv("GHOSTBOX_CONFIG"), .argv = argv};
         int c;
 
         gb_set_warn_handler(cli_warn_handler, NULL);

@@ -512,7 +512,7 @@ static int run_or_create(struct gb_cli_ctx *ctx, int argc, char **argv, bool sta
                                 (void)gb_engine_remove(&e, id, true, NULL);
                         /* Docker: 127 when the command does not exist, 126
                          * when it cannot be invoked. */
-                        if (strstr(err.msg, "process.args[0]"))
+                        if (strstr(err.msg, "not found in the container"))
                                 code = err.code == ENOENT ? 127 : err.code == EACCES ? 126 : EXIT_ENGINE;
                         goto out;
                 }

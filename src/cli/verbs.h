@@ -9,6 +9,7 @@ struct gb_cli_ctx {
         const char *data_root;    /* --data-root, NULL: daemon.json or /var/lib/ghostbox */
         const char *exec_root;    /* --exec-root, NULL: daemon.json or /run/ghostbox */
         const char *userns_remap; /* --userns-remap, NULL: daemon.json or "default" */
+        char **argv;              /* the whole command line (for a sealed re-exec) */
         int debug;
 };
 
@@ -36,5 +37,6 @@ int cmd_rename(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_ps(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_inspect(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_logs(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_exec(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_idmap(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_info(struct gb_cli_ctx *ctx, int argc, char **argv);

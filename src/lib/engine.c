@@ -538,17 +538,13 @@ GB_EXPORT bool gb_engine_init_alive(const struct gb_container *c)
 
 static bool monitor_alive(const struct gb_container *c)
 {
-        pid_t mpid = (pid_t)json_integer_value(json_object_get(json_object_get(c->doc, "Ghostbox"), "MonitorPid"));
-        _cleanup_free_ char *buf = NULL;
-        char path[64];
+        json_t *g = json_object_get(c->doc, "Ghostbox");
+        pid_t mpid = (pid_t)json_integer_value(json_object_get(g, "MonitorPid"));
+        unsigned long long st = (unsigned long long)json_integer_value(json_object_get(g, "MonitorStartTime"));
 
-        if (mpid <= 0 || !gb_pid_alive(mpid, 0))
-                return false;
-        /* Same pid, and still a ghostbox-monitor (not a reused pid). */
-        (void)snprintf(path, sizeof(path), "/proc/%d/comm", (int)mpid);
-        if (gb_read_file_at(AT_FDCWD, path, 64, &buf, NULL) < 0)
-                return false;
-        return gb_str_has_prefix(buf, "ghostbox-monito");
+        /* Pid and start time: a reused pid is not our monitor. (Not the
+         * name: a sealed monitor runs as "memfd:...".) */
+        return mpid > 0 && st > 0 && gb_pid_alive(mpid, st);
 }
 
 GB_EXPORT int gb_engine_refresh(struct gb_engine *e, struct gb_container *c, struct gb_error *err)

@@ -46,6 +46,7 @@ struct client {
 
 struct monitor {
         const char *data_root, *exec_root, *cli, *id;
+        char **argv;
         char *state_dir, *fifo_path, *sock_path;
         struct gb_container *c;
         struct gb_spec *spec;
@@ -371,7 +372,7 @@ static int create_container(struct monitor *m, struct gb_error *err)
         _cleanup_free_ char *cfg = NULL;
         _cleanup_close_ int fifo = -EBADF, console_peer = -EBADF;
         json_t *cfgobj = json_object_get(m->c->doc, "Config"), *hc = json_object_get(m->c->doc, "HostConfig");
-        unsigned long long start_time = 0;
+        unsigned long long start_time = 0, mon_start = 0;
         const char *log_path;
         int r, devnull;
 
@@ -384,6 +385,15 @@ static int create_container(struct monitor *m, struct gb_error *err)
         r = gb_spec_load_file(cfg, &m->spec, err);
         if (r < 0)
                 return r;
+        /* CVE-2019-5736: without a user namespace the container's root is
+         * host root; our binary must not be reachable through
+         * /proc/PID/exe. Run from a sealed memfd copy (re-exec with the
+         * same arguments; the ready pipe stays open across it). */
+        if (gb_self_exe_needs_seal(m->spec->uid_map, m->spec->gid_map) && !gb_self_exe_is_sealed()) {
+                if (ready_fd >= 0)
+                        (void)fcntl(ready_fd, F_SETFD, 0);
+                return gb_self_exe_reexec_sealed(m->argv, environ, err);
+        }
         log_path = json_string_value(json_object_get(m->c->doc, "LogPath"));
         if (log_path && *log_path) {
                 r = gb_log_open(&m->log, log_path, err);
@@ -442,9 +452,10 @@ static int create_container(struct monitor *m, struct gb_error *err)
         if (r < 0)
                 return r;
         (void)gb_pid_start_time(m->sb.pid, &start_time);
+        (void)gb_pid_start_time(getpid(), &mon_start);
         json_t *st = json_pack("{s:s, s:i}", "Status", "created", "Pid", (int)m->sb.pid);
-        json_t *g = json_pack("{s:i, s:I, s:s}", "MonitorPid", (int)getpid(), "InitStartTime", (json_int_t)start_time,
-                              "StateDir", m->state_dir);
+        json_t *g = json_pack("{s:i, s:I, s:I, s:s}", "MonitorPid", (int)getpid(), "MonitorStartTime",
+                              (json_int_t)mon_start, "InitStartTime", (json_int_t)start_time, "StateDir", m->state_dir);
         r = update_record(m, st, g, err);
         json_decref(st);
         json_decref(g);
@@ -560,6 +571,7 @@ int main(int argc, char **argv)
                 return 125;
         }
         m.id = argv[optind];
+        m.argv = argv;
 
         /* The container's exit reaches us as SIGCHLD through a signalfd;
          * terminal signals must not kill the monitor (the container is

@@ -125,6 +125,37 @@ check_match "host sees an auto container's root in its own range" '^1[0-9]{6}$' 
 for i in $(seq 1 20); do gb rm -f auto$i >/dev/null; done
 check_eq "rm releases auto ranges" '{"reservations":[]}' "$(tr -d ' \n' <"$T/data/userns-auto.json")"
 
+# --- exec ----------------------------------------------------------------
+gb run -d --name ex "${R[@]}" sleep 300 >/dev/null
+check_eq "exec runs as the container's root" "uid=0(root) gid=0(root)" "$(gb exec ex id)"
+check_eq "exec -u -w -e" "33 /tmp bar" "$(gb exec -u www-data -w /tmp -e FOO=bar ex sh -c 'echo $(id -u) $(pwd) $FOO')"
+gb exec ex sh -c 'exit 3'
+check_eq "exec returns the process's exit code" 3 $?
+check_eq "exec -i passes stdin" "piped" "$(echo piped | gb exec -i ex cat)"
+gb exec ex /nope 2>/dev/null
+check_eq "exec of a missing command: 127" 127 $?
+check_match "exec -t gives a pty" '^/dev/pts/[0-9]+' "$(script -qec "${G[*]} exec -t ex tty" /dev/null </dev/null | tr -d '\r')"
+xpid=$(gb inspect -f '{{.State.Pid}}' ex)
+check_eq "exec'd process joins the container's PID namespace" \
+        "$(readlink /proc/$xpid/ns/pid)" "$(gb exec ex readlink /proc/self/ns/pid)"
+check_eq "... and its user namespace" "$(readlink /proc/$xpid/ns/user)" "$(gb exec ex readlink /proc/self/ns/user)"
+gb stop -t 0 ex >/dev/null
+check_fails "exec into a stopped container fails" gb exec ex true
+gb rm ex >/dev/null
+
+# --- CVE-2019-5736: the monitor of an unremapped container is sealed ------
+gb run -d --userns=host --name hostc "${R[@]}" sleep 300 >/dev/null
+mp=$(gb inspect -f '{{.Ghostbox.MonitorPid}}' hostc)
+check_match "--userns=host: the monitor runs from a sealed memfd, not the host binary" 'memfd:' \
+        "$(readlink /proc/$mp/exe)"
+check_eq "... and is still seen as alive" "" "$(gb inspect -f '{{.State.Error}}' hostc)"
+gb rm -f hostc >/dev/null
+gb run -d --name remc "${R[@]}" sleep 300 >/dev/null
+mp=$(gb inspect -f '{{.Ghostbox.MonitorPid}}' remc)
+check_match "remapped: the monitor binary is not writable by the container's root, no copy needed" \
+        'ghostbox-monitor$' "$(readlink /proc/$mp/exe)"
+gb rm -f remc >/dev/null
+
 # --- monitor killed with SIGKILL -------------------------------------------
 gb run -d --name orphan "${R[@]}" sleep 300 >/dev/null
 mon=$(gb inspect -f '{{.Ghostbox.MonitorPid}}' orphan)
