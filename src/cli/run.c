@@ -153,6 +153,7 @@ static void usage(FILE *f, const char *verb)
                 "  -v, --volume SRC:DST[:OPTS]  bind mount (OPTS: ro, rw, idmap, propagation)\n"
                 "      --mount SPEC         type=bind|tmpfs,src=..,dst=..,readonly,...\n"
                 "      --tmpfs DST[:OPTS]   mount a tmpfs\n"
+                "      --init               run ghostbox-init as PID 1 (forwards signals, reaps zombies)\n"
                 "      --rootfs DIR         run from a directory instead of an image (as podman)\n",
                 verb, verb, strcmp(verb, "run") == 0 ? "Run a command in a new" : "Create a new");
 }
@@ -327,11 +328,6 @@ static int parse_run_flags(const char *verb, int argc, char **argv, struct gb_ru
                         fprintf(stderr, "See 'ghostbox %s --help'.\n", verb);
                         return -1;
                 }
-        }
-        if (o->init) {
-                cli_errorf("--init is not supported yet (ghostbox has no init binary to inject); run the "
-                           "container's own init");
-                return -1;
         }
         if (o->rm && o->detach && strcmp(verb, "create") == 0)
                 o->detach = false;

@@ -30,10 +30,11 @@ GB_EXPORT void gb_engine_close(struct gb_engine *e)
         gb_remap_done(&e->remap);
         free(e->cli_path);
         free(e->monitor_path);
+        free(e->init_path);
         memset(e, 0, sizeof(*e));
 }
 
-static char *find_monitor(const char *cli_path)
+static char *find_helper(const char *cli_path, const char *name, const char *builddir)
 {
         _cleanup_free_ char *dir = gb_xstrdup(cli_path);
         char *slash = strrchr(dir, '/');
@@ -43,20 +44,20 @@ static char *find_monitor(const char *cli_path)
          * installed: libexec). */
         if (slash) {
                 *slash = '\0';
-                p = gb_xasprintf("%s/ghostbox-monitor", dir);
+                p = gb_xasprintf("%s/%s", dir, name);
                 if (access(p, X_OK) == 0)
                         return p;
                 free(p);
-                p = gb_xasprintf("%s/../monitor/ghostbox-monitor", dir);
+                p = gb_xasprintf("%s/../%s/%s", dir, builddir, name);
                 if (access(p, X_OK) == 0)
                         return p;
                 free(p);
-                p = gb_xasprintf("%s/../libexec/ghostbox/ghostbox-monitor", dir);
+                p = gb_xasprintf("%s/../libexec/ghostbox/%s", dir, name);
                 if (access(p, X_OK) == 0)
                         return p;
                 free(p);
         }
-        return gb_xstrdup(GB_LIBEXECDIR "/ghostbox/ghostbox-monitor");
+        return gb_xasprintf("%s/ghostbox/%s", GB_LIBEXECDIR, name);
 }
 
 GB_EXPORT int gb_engine_open(const struct gb_config_overrides *ov, const char *cli_path, struct gb_engine *ret,
@@ -81,7 +82,8 @@ GB_EXPORT int gb_engine_open(const struct gb_config_overrides *ov, const char *c
                         gb_warn("%s", *w);
         }
         e.cli_path = gb_xstrdup(cli_path);
-        e.monitor_path = find_monitor(cli_path);
+        e.monitor_path = find_helper(cli_path, "ghostbox-monitor", "monitor");
+        e.init_path = find_helper(cli_path, "ghostbox-init", "init");
         *ret = e;
         return 0;
 }
@@ -474,6 +476,7 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
                         .hosts_file = hosts_f,
                         .resolv_file = resolv_f,
                         .hostname_file = hostname_f,
+                        .init_path = o->init && access(e->init_path, X_OK) == 0 ? e->init_path : NULL,
                 };
                 r = gb_runspec_build(&in, &spec, err);
                 if (r < 0)

@@ -659,6 +659,14 @@ GB_EXPORT int gb_runspec_build(const struct gb_runspec_in *in, json_t **ret, str
                 json_decref(c);
         } else if (!o->entrypoint_set && json_is_array(json_object_get(ic, "Cmd")))
                 json_array_extend(args, json_object_get(ic, "Cmd"));
+        if (o->init && json_array_size(args) > 0) {
+                if (!in->init_path) {
+                        json_decref(args);
+                        return gb_error_set(err, ENOENT, "Failed to use --init: ghostbox-init is not installed");
+                }
+                json_array_insert_new(args, 0, json_string("--"));
+                json_array_insert_new(args, 0, json_string("/sbin/docker-init"));
+        }
         if (json_array_size(args) == 0) {
                 json_decref(args);
                 return gb_error_set(err, EINVAL,
@@ -757,6 +765,10 @@ GB_EXPORT int gb_runspec_build(const struct gb_runspec_in *in, json_t **ret, str
                 json_array_append_new(mounts,
                                       mount_entry("/etc/hosts", "bind", in->hosts_file,
                                                   (const char *[]){"rbind", "rprivate", "nosuid", "nodev", NULL}));
+        if (o->init && in->init_path)
+                json_array_append_new(mounts,
+                                      mount_entry("/sbin/docker-init", "bind", in->init_path,
+                                                  (const char *[]){"bind", "ro", "nosuid", "nodev", "rprivate", NULL}));
         r = add_tmpfs_mounts(mounts, o->tmpfs, err);
         if (r >= 0)
                 r = add_requested_mounts(mounts, in, err);

@@ -82,6 +82,7 @@ struct gb_runspec_in {
         const char *id;                     /* container ID; hostname defaults to its first 12 chars */
         const struct gb_idmap *uids, *gids; /* NULL for --userns=host */
         const char *hosts_file, *resolv_file, *hostname_file; /* bind-mounted over /etc/..., may be NULL */
+        const char *init_path; /* --init: the host's ghostbox-init, mounted at /sbin/docker-init */
 };
 
 /* Build the OCI spec. *ret is a new reference. */

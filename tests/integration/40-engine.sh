@@ -93,6 +93,15 @@ check "kill -s TERM" gb kill -s TERM dup2
 check_eq "wait prints the exit code" 143 "$(gb wait dup2)"
 check "rm after kill" gb rm dup2
 
+out=$(gb run --rm --init "${R[@]}" ps -o pid,args)
+check_match "--init: PID 1 is ghostbox-init at /sbin/docker-init" '^ +1 /sbin/docker-init -- ps' "$out"
+gb run -d --init --name tini "${R[@]}" sleep 300 >/dev/null
+gb stop -t 30 tini >/dev/null
+check_eq "--init: SIGTERM reaches the command (exit 143 at once, not a SIGKILL)" 143 \
+        "$(gb inspect -f '{{.State.ExitCode}}' tini)"
+check_fails "--init: the init binary is read-only inside" gb run --rm --init "${R[@]}" sh -c 'echo x >>/sbin/docker-init'
+gb rm tini >/dev/null
+
 # --- the refusals (seeds/000, /004) ----------------------------------------
 for flag in --privileged --pid=host --network=host; do
         out=$(gb run --rm $flag "${R[@]}" true 2>&1)
