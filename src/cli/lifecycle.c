@@ -177,7 +177,7 @@ int cmd_rm(struct gb_cli_ctx *ctx, int argc, char **argv)
                 {},
         };
         struct gb_engine e = {0};
-        bool force = false;
+        bool force = false, volumes = false;
         int c, rc = 0;
 
         while ((c = getopt_long(argc, argv, "+fv", opts, NULL)) != -1) {
@@ -186,12 +186,12 @@ int cmd_rm(struct gb_cli_ctx *ctx, int argc, char **argv)
                         force = true;
                         break;
                 case 'v':
-                        /* Anonymous volumes do not exist yet: nothing more to remove. */
+                        volumes = true;
                         break;
                 case 'H':
                         printf("Usage: ghostbox rm [-f] [-v] CONTAINER [CONTAINER...]\n\nRemove containers: "
-                               "their mounts, upper layer, state and ID range.\n  -f, --force  kill a running "
-                               "container first\n");
+                               "their mounts, upper layer, state and ID range.\n  -f, --force    kill a running "
+                               "container first\n  -v, --volumes  remove its anonymous volumes too\n");
                         return 0;
                 default:
                         return EXIT_ENGINE;
@@ -201,7 +201,7 @@ int cmd_rm(struct gb_cli_ctx *ctx, int argc, char **argv)
                 return EXIT_ENGINE;
         for (int i = optind; i < argc; i++) {
                 struct gb_error err = {0};
-                if (gb_engine_remove(&e, argv[i], force, &err) < 0) {
+                if (gb_engine_remove(&e, argv[i], force, volumes, &err) < 0) {
                         /* `rm -f` of something already gone succeeds
                          * quietly in Docker too (the monitor's --rm may
                          * have won the race). */

@@ -28,6 +28,7 @@ static const struct gb_verb verbs[] = {
         {"inspect", cmd_inspect, "Show low-level information on containers"},
         {"logs", cmd_logs, "Fetch the logs of a container"},
         {"exec", cmd_exec, "Run a command in a running container"},
+        {"volume", cmd_volume, "Manage volumes (and pre-own host directories)"},
 };
 
 void cli_errorf(const char *fmt, ...)

@@ -505,7 +505,7 @@ static int run_or_create(struct gb_cli_ctx *ctx, int argc, char **argv, bool sta
                 if (gb_engine_start(&e, id, flags, &afd, &mon, &err) < 0) {
                         cli_errorf("%s", err.msg);
                         if (o.rm)
-                                (void)gb_engine_remove(&e, id, true, NULL);
+                                (void)gb_engine_remove(&e, id, true, true, NULL);
                         /* Docker: 127 when the command does not exist, 126
                          * when it cannot be invoked. */
                         if (strstr(err.msg, "not found in the container"))

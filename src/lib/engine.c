@@ -23,6 +23,7 @@
 #include "syscalls.h"
 #include "userns.h"
 #include "util.h"
+#include "volume.h"
 
 GB_EXPORT void gb_engine_close(struct gb_engine *e)
 {
@@ -181,6 +182,263 @@ static void release_auto(struct gb_engine *e, const char *id)
 
         (void)gb_auto_release(state, id, NULL);
         (void)gb_auto_release(gstate, id, NULL);
+}
+
+GB_EXPORT char *gb_engine_volume_area(const struct gb_engine *e, uid_t *ret_uid, gid_t *ret_gid)
+{
+        uid_t u = e->remap.enabled ? e->remap.root_uid : 0;
+        gid_t g = e->remap.enabled ? e->remap.root_gid : 0;
+
+        if (ret_uid)
+                *ret_uid = u;
+        if (ret_gid)
+                *ret_gid = g;
+        return gb_xasprintf("%u.%u", (unsigned)u, (unsigned)g);
+}
+
+GB_EXPORT int gb_engine_volume_users(struct gb_engine *e, const char *name, char ***ret_ids, struct gb_error *err)
+{
+        _cleanup_strv_ char **ids = NULL;
+        char **users = gb_xcalloc(1, sizeof(char *));
+        size_t n = 0;
+        int r;
+
+        r = gb_container_list(e->cfg.data_root, &ids, err);
+        if (r < 0) {
+                free(users);
+                return r;
+        }
+        for (char **id = ids; *id; id++) {
+                _cleanup_(gb_container_freep) struct gb_container *c = NULL;
+                json_t *m;
+                size_t i;
+                if (gb_container_lookup(e->cfg.data_root, *id, false, &c, NULL) < 0)
+                        continue;
+                json_array_foreach (json_object_get(c->doc, "Mounts"), i, m) {
+                        const char *t = json_string_value(json_object_get(m, "Type"));
+                        const char *nm = json_string_value(json_object_get(m, "Name"));
+                        if (t && nm && strcmp(t, "volume") == 0 && strcmp(nm, name) == 0) {
+                                users = gb_xrealloc(users, (n + 2) * sizeof(char *));
+                                users[n++] = gb_xstrdup(c->id);
+                                users[n] = NULL;
+                                break;
+                        }
+                }
+        }
+        *ret_ids = users;
+        return 0;
+}
+
+/* Copy a directory tree (first mount of an empty volume: Docker copies the
+ * image's directory in). fd-based, never following symlinks, so nothing in
+ * the tree can point the copy elsewhere. IDs pass through translate(). */
+struct idxlate {
+        const struct gb_idmap *seen_u, *seen_g; /* NULL: IDs are seen as container IDs */
+        const struct gb_idmap *vol_u, *vol_g;   /* NULL: the volume stores container IDs */
+};
+
+static uint32_t xlate(const struct gb_idmap *seen, const struct gb_idmap *vol, uint32_t id)
+{
+        uint32_t cid = id, out = 65534;
+
+        if (seen && gb_idmap_to_container(seen, id, &cid) < 0)
+                return vol ? (gb_idmap_to_host(vol, 65534, &out) == 0 ? out : 65534) : 65534;
+        if (!vol)
+                return cid;
+        return gb_idmap_to_host(vol, cid, &out) == 0 ? out : 65534;
+}
+
+static int copy_tree(int src, int dst, const struct idxlate *x, int depth)
+{
+        _cleanup_(gb_closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int sfd = fcntl(src, F_DUPFD_CLOEXEC, 3), r = 0;
+
+        if (sfd < 0 || depth > 64)
+                return -ELOOP;
+        d = fdopendir(sfd);
+        if (!d) {
+                close(sfd);
+                return -errno;
+        }
+        while ((de = readdir(d)) && r >= 0) {
+                struct stat st;
+                uid_t u;
+                gid_t g;
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                u = xlate(x->seen_u, x->vol_u, st.st_uid);
+                g = xlate(x->seen_g, x->vol_g, st.st_gid);
+                if (S_ISDIR(st.st_mode)) {
+                        _cleanup_close_ int cs = -EBADF, cd = -EBADF;
+                        if (mkdirat(dst, de->d_name, 0700) < 0 && errno != EEXIST)
+                                return -errno;
+                        cs = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        cd = openat(dst, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (cs < 0 || cd < 0)
+                                return -errno;
+                        r = copy_tree(cs, cd, x, depth + 1);
+                        if (fchown(cd, u, g) < 0 || fchmod(cd, st.st_mode & 07777) < 0)
+                                r = r < 0 ? r : -errno;
+                } else if (S_ISREG(st.st_mode)) {
+                        _cleanup_close_ int in = -EBADF, out = -EBADF;
+                        char buf[65536];
+                        ssize_t n;
+                        in = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                        out = openat(dst, de->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                        if (in < 0 || out < 0)
+                                return -errno;
+                        while ((n = read(in, buf, sizeof(buf))) > 0)
+                                if (gb_write_all(out, buf, (size_t)n) < 0)
+                                        return -EIO;
+                        if (fchown(out, u, g) < 0 || fchmod(out, st.st_mode & 07777) < 0)
+                                return -errno;
+                } else if (S_ISLNK(st.st_mode)) {
+                        char target[4096];
+                        ssize_t n = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+                        if (n < 0)
+                                continue;
+                        target[n] = '\0';
+                        if (symlinkat(target, dst, de->d_name) < 0 && errno != EEXIST)
+                                return -errno;
+                        if (fchownat(dst, de->d_name, u, g, AT_SYMLINK_NOFOLLOW) < 0)
+                                return -errno;
+                }
+                /* Devices, fifos and sockets are not copied: a volume is data. */
+        }
+        return r;
+}
+
+/* Resolve the run's volume requests into host paths; fills copies[] (the
+ * caller frees source/volume_name of each) and shift maps for containers
+ * whose range is not the volume area's. */
+static int resolve_volumes(struct gb_engine *e, const struct gb_run_opts *o, const char *rootfs, bool remapped,
+                           const struct gb_idmap *uids, const struct gb_idmap *gids, struct gb_mount_req *copies,
+                           struct gb_idmap *shift, struct gb_error *err)
+{
+        uid_t vu;
+        gid_t vg;
+        _cleanup_free_ char *varea = gb_engine_volume_area(e, &vu, &vg);
+        bool same = remapped && e->remap.enabled && gb_idmap_equal(uids, &e->remap.uids) &&
+                    gb_idmap_equal(gids, &e->remap.gids);
+        int r;
+
+        for (size_t i = 0; i < o->n_mounts; i++) {
+                struct gb_mount_req *m = &copies[i];
+                _cleanup_free_ char *name = NULL, *src = NULL;
+                bool fresh;
+
+                *m = o->mounts[i];
+                m->source = NULL;
+                m->volume_name = NULL;
+                if (o->mounts[i].type == GB_MOUNT_BIND) {
+                        struct stat st;
+                        m->source = gb_xstrdup(o->mounts[i].source);
+                        if (stat(m->source, &st) < 0) {
+                                if (errno != ENOENT || !m->create_source)
+                                        return gb_error_sys(err, errno,
+                                                            "invalid mount config for type \"bind\": bind source path "
+                                                            "does not exist: %s",
+                                                            m->source);
+                                /* -v creates a missing host path, as Docker does. */
+                                r = gb_mkdir_p(m->source, 0755);
+                                if (r < 0)
+                                        return gb_error_sys(err, -r, "Failed to create bind source '%s'", m->source);
+                        }
+                        continue;
+                }
+                if (o->mounts[i].type != GB_MOUNT_VOLUME)
+                        continue;
+                r = gb_volume_create(e->cfg.data_root, varea, vu, vg, o->mounts[i].source, NULL, &name, err);
+                if (r < 0)
+                        return r;
+                fresh = gb_volume_is_empty(e->cfg.data_root, varea, name);
+                m->anonymous = o->mounts[i].source == NULL;
+                m->source = gb_volume_path(e->cfg.data_root, varea, name);
+                m->volume_name = TAKE_PTR(name);
+                if (remapped && e->remap.enabled && !same) {
+                        /* A range of its own (--userns=auto): the volume's
+                         * default-range IDs appear as this container's. */
+                        if (gb_idmap_compose(&e->remap.uids, uids, &shift[2 * i]) < 0 ||
+                            gb_idmap_compose(&e->remap.gids, gids, &shift[2 * i + 1]) < 0)
+                                return gb_error_set(err, E2BIG, "Failed to map volume '%s' into the container's range",
+                                                    m->volume_name);
+                        m->shift_uids = &shift[2 * i];
+                        m->shift_gids = &shift[2 * i + 1];
+                }
+                if (fresh && !m->nocopy) {
+                        _cleanup_close_ int sfd = -EBADF, dfd = -EBADF;
+                        struct idxlate x = {
+                                .seen_u = remapped ? uids : NULL,
+                                .seen_g = remapped ? gids : NULL,
+                                .vol_u = e->remap.enabled ? &e->remap.uids : NULL,
+                                .vol_g = e->remap.enabled ? &e->remap.gids : NULL,
+                        };
+                        src = gb_xasprintf("%s%s", rootfs, m->target);
+                        sfd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        dfd = open(m->source, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sfd >= 0 && dfd >= 0) {
+                                struct stat st;
+                                /* The volume takes the image directory's
+                                 * owner and mode too, so a non-root image
+                                 * user (www-data) can write to it. */
+                                if (fstat(sfd, &st) == 0 && (fchown(dfd, xlate(x.seen_u, x.vol_u, st.st_uid),
+                                                                    xlate(x.seen_g, x.vol_g, st.st_gid)) < 0 ||
+                                                             fchmod(dfd, st.st_mode & 07777) < 0))
+                                        return gb_error_sys(err, errno, "Failed to set the owner of volume '%s'",
+                                                            m->volume_name);
+                                r = copy_tree(sfd, dfd, &x, 0);
+                                if (r < 0)
+                                        return gb_error_sys(err, -r, "Failed to copy '%s' into volume '%s'", m->target,
+                                                            m->volume_name);
+                        }
+                }
+        }
+        return 0;
+}
+
+static void free_copies(struct gb_mount_req *copies, size_t n)
+{
+        for (size_t i = 0; copies && i < n; i++) {
+                free(copies[i].source);
+                free(copies[i].volume_name);
+        }
+        free(copies);
+}
+
+static json_t *mounts_json(const struct gb_run_opts *o, const struct gb_mount_req *copies, json_t **ret_binds)
+{
+        json_t *a = json_array(), *binds = json_array();
+
+        for (size_t i = 0; i < o->n_mounts; i++) {
+                const struct gb_mount_req *m = &copies[i];
+                json_t *e;
+                if (m->type == GB_MOUNT_TMPFS) {
+                        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "Type", "tmpfs", "Source",
+                                                           "", "Destination", m->target, "Mode", "", "RW", !m->readonly,
+                                                           "Propagation", ""));
+                        continue;
+                }
+                e = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "Type", m->type == GB_MOUNT_BIND ? "bind" : "volume",
+                              "Source", m->source ? m->source : "", "Destination", m->target, "Mode",
+                              m->idmap ? "idmap" : "", "RW", !m->readonly, "Propagation",
+                              m->type == GB_MOUNT_BIND ? (m->propagation ? m->propagation : "rprivate") : "");
+                if (m->type == GB_MOUNT_VOLUME) {
+                        json_object_set_new(e, "Name", json_string(m->volume_name));
+                        json_object_set_new(e, "Driver", json_string("local"));
+                        if (m->anonymous)
+                                json_object_set_new(e, "Anonymous", json_true());
+                }
+                json_array_append_new(a, e);
+                if (m->type == GB_MOUNT_BIND || (m->type == GB_MOUNT_VOLUME && !m->anonymous))
+                        json_array_append_new(binds, json_sprintf("%s:%s%s",
+                                                                  m->type == GB_MOUNT_BIND ? m->source : m->volume_name,
+                                                                  m->target, m->readonly ? ":ro" : ""));
+        }
+        *ret_binds = binds;
+        return a;
 }
 
 static json_t *idmap_json(const struct gb_idmap *m)
@@ -365,6 +623,9 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         _cleanup_close_ int rootfd = -EBADF;
         struct gb_run_user user = {0};
         struct gb_idmap uids = {0}, gids = {0};
+        struct gb_mount_req *copies = NULL;
+        struct gb_idmap *shift = NULL;
+        struct gb_run_opts oc;
         bool remapped = false, auto_held = false, mounted = false;
         char id[GB_CONTAINER_ID_LEN + 1];
         uid_t root_uid = 0;
@@ -448,6 +709,14 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         if (r < 0)
                 goto fail_record;
 
+        copies = gb_xcalloc(o->n_mounts + 1, sizeof(*copies));
+        shift = gb_xcalloc(2 * o->n_mounts + 2, sizeof(*shift));
+        r = resolve_volumes(e, o, rootfs, remapped, &uids, &gids, copies, shift, err);
+        if (r < 0)
+                goto fail_record;
+        oc = *o;
+        oc.mounts = copies;
+
         hn = gb_xstrdup(o->hostname && *o->hostname ? o->hostname : id);
         if (!(o->hostname && *o->hostname))
                 hn[12] = '\0';
@@ -466,7 +735,7 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
 
         {
                 struct gb_runspec_in in = {
-                        .opts = o,
+                        .opts = &oc,
                         .image_config = src->image_config,
                         .user = &user,
                         .rootfs = rootfs,
@@ -490,6 +759,11 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
                 goto fail_record;
         }
         doc = build_record(id, name, o, src, spec, dir, area, remapped ? &uids : NULL, remapped ? &gids : NULL);
+        {
+                json_t *binds = NULL;
+                json_object_set_new(doc, "Mounts", mounts_json(o, copies, &binds));
+                json_object_set_new(json_object_get(doc, "HostConfig"), "Binds", binds);
+        }
         json_decref(c->doc);
         c->doc = doc;
         doc = NULL;
@@ -498,6 +772,8 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
                 goto fail_record;
         json_decref(spec);
         gb_run_user_clear(&user);
+        free_copies(copies, o->n_mounts);
+        free(shift);
         memcpy(ret_id, id, sizeof(id));
         return 0;
 
@@ -505,7 +781,15 @@ fail_record:
         if (mounted)
                 unmount_below(dir);
         (void)gb_container_remove(e->cfg.data_root, c, NULL);
+        /* Anonymous volumes made for this container go with it. */
+        for (size_t i = 0; copies && i < o->n_mounts; i++)
+                if (copies[i].anonymous && copies[i].volume_name) {
+                        _cleanup_free_ char *va = gb_engine_volume_area(e, NULL, NULL);
+                        (void)gb_volume_remove(e->cfg.data_root, va, copies[i].volume_name, NULL);
+                }
 fail:
+        free_copies(copies, o->n_mounts);
+        free(shift);
         json_decref(spec);
         gb_run_user_clear(&user);
         if (auto_held)
@@ -654,7 +938,8 @@ GB_EXPORT int gb_engine_start(struct gb_engine *e, const char *ref, unsigned att
         state = gb_monitor_state_dir(e->cfg.exec_root, c->id);
         /* The monitor takes the record's lock to write it. */
         gb_container_unlock(c);
-        r = gb_monitor_spawn(e->monitor_path, e->cli_path, e->cfg.data_root, e->cfg.exec_root, c->id, &mon, err);
+        r = gb_monitor_spawn(e->monitor_path, e->cli_path, e->cfg.path, e->cfg.userns_remap ? e->cfg.userns_remap : "",
+                             e->cfg.data_root, e->cfg.exec_root, c->id, &mon, err);
         if (r < 0)
                 return gb_error_prefix(err, "Failed to start container %.12s", c->id);
         r = gb_container_reload(c, err);
@@ -766,8 +1051,10 @@ GB_EXPORT int gb_engine_wait(struct gb_engine *e, const char *ref, int *ret_code
         return 0;
 }
 
-GB_EXPORT int gb_engine_remove(struct gb_engine *e, const char *ref, bool force, struct gb_error *err)
+GB_EXPORT int gb_engine_remove(struct gb_engine *e, const char *ref, bool force, bool volumes, struct gb_error *err)
 {
+        _cleanup_strv_ char **anon = NULL;
+        size_t n_anon = 0;
         _cleanup_(gb_container_freep) struct gb_container *c = NULL;
         _cleanup_free_ char *state = NULL, *id = NULL;
         int r;
@@ -803,6 +1090,26 @@ GB_EXPORT int gb_engine_remove(struct gb_engine *e, const char *ref, bool force,
         if (strcmp(json_string_value(json_object_get(json_object_get(c->doc, "HostConfig"), "UsernsMode")) ?: "",
                    "auto") == 0)
                 release_auto(e, c->id);
+        if (volumes) {
+                json_t *m;
+                size_t i;
+                json_array_foreach (json_object_get(c->doc, "Mounts"), i, m)
+                        if (json_is_true(json_object_get(m, "Anonymous")) &&
+                            json_is_string(json_object_get(m, "Name"))) {
+                                anon = gb_xrealloc(anon, (n_anon + 2) * sizeof(char *));
+                                anon[n_anon++] = gb_xstrdup(json_string_value(json_object_get(m, "Name")));
+                                anon[n_anon] = NULL;
+                        }
+        }
         r = gb_container_remove(e->cfg.data_root, c, err);
-        return r;
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_anon; i++) {
+                _cleanup_free_ char *va = gb_engine_volume_area(e, NULL, NULL);
+                _cleanup_strv_ char **users = NULL;
+                if (gb_engine_volume_users(e, anon[i], &users, NULL) == 0 && users[0])
+                        continue; /* still used elsewhere: keep it */
+                (void)gb_volume_remove(e->cfg.data_root, va, anon[i], NULL);
+        }
+        return 0;
 }

@@ -66,8 +66,16 @@ int gb_engine_stop(struct gb_engine *e, const char *ref, int timeout, struct gb_
 int gb_engine_wait(struct gb_engine *e, const char *ref, int *ret_code, struct gb_error *err);
 
 /* Remove: refuse a running container unless force (then kill it), unmount
- * its root filesystem, release its --userns=auto range, delete the record. */
-int gb_engine_remove(struct gb_engine *e, const char *ref, bool force, struct gb_error *err);
+ * its root filesystem, release its --userns=auto range, delete the record;
+ * with volumes, also its anonymous volumes (`rm -v`, and `run --rm`). */
+int gb_engine_remove(struct gb_engine *e, const char *ref, bool force, bool volumes, struct gb_error *err);
+
+/* The area named volumes live in ("<uid>.<gid>" of the daemon's remapped
+ * root, or "0.0"), and its owner. Caller frees. */
+char *gb_engine_volume_area(const struct gb_engine *e, uid_t *ret_uid, gid_t *ret_gid);
+
+/* IDs of the containers whose Mounts use volume name (a strv, caller frees). */
+int gb_engine_volume_users(struct gb_engine *e, const char *name, char ***ret_ids, struct gb_error *err);
 
 /* Bring a record in line with reality: a record saying "running" whose
  * monitor and init are gone (SIGKILLed monitor, reboot) becomes "exited"

@@ -130,8 +130,9 @@ GB_EXPORT int gb_monitor_resize(const char *state_dir, unsigned rows, unsigned c
         return 0;
 }
 
-GB_EXPORT int gb_monitor_spawn(const char *monitor_path, const char *cli_path, const char *data_root,
-                               const char *exec_root, const char *id, pid_t *ret_pid, struct gb_error *err)
+GB_EXPORT int gb_monitor_spawn(const char *monitor_path, const char *cli_path, const char *config_path,
+                               const char *userns_remap, const char *data_root, const char *exec_root, const char *id,
+                               pid_t *ret_pid, struct gb_error *err)
 {
         _cleanup_close_ int rd = -EBADF, wr = -EBADF;
         char buf[GB_ERROR_MSG_MAX], fdnum[16];
@@ -165,7 +166,8 @@ GB_EXPORT int gb_monitor_spawn(const char *monitor_path, const char *cli_path, c
                 (void)snprintf(fdnum, sizeof(fdnum), "%d", 3);
                 gb_close_from(4);
                 execl(monitor_path, "ghostbox-monitor", "--data-root", data_root, "--exec-root", exec_root, "--cli",
-                      cli_path, "--ready-fd", fdnum, id, (char *)NULL);
+                      cli_path, "--config", config_path, "--userns-remap", userns_remap, "--ready-fd", fdnum, id,
+                      (char *)NULL);
                 _exit(127);
         }
         close(TAKE_FD(wr));

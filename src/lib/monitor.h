@@ -51,6 +51,9 @@ int gb_monitor_resize(const char *state_dir, unsigned rows, unsigned cols, struc
  * monitor_path with the roots, and wait on a ready pipe until the
  * container is created (init waiting to start) or creation failed (its
  * message is returned in err). cli_path is the ghostbox binary the monitor
- * runs for --rm. *ret_pid is the monitor's pid (a child of the caller). */
-int gb_monitor_spawn(const char *monitor_path, const char *cli_path, const char *data_root, const char *exec_root,
-                     const char *id, pid_t *ret_pid, struct gb_error *err);
+ * runs for --rm, with config_path and userns_remap (the effective values)
+ * so that its `rm` sees the configuration this engine saw. *ret_pid is the
+ * monitor's pid (a child of the caller). */
+int gb_monitor_spawn(const char *monitor_path, const char *cli_path, const char *config_path, const char *userns_remap,
+                     const char *data_root, const char *exec_root, const char *id, pid_t *ret_pid,
+                     struct gb_error *err);

@@ -12,6 +12,7 @@ GB_EXPORT void gb_mount_req_clear(struct gb_mount_req *m)
         free(m->source);
         free(m->target);
         free(m->propagation);
+        free(m->volume_name);
         memset(m, 0, sizeof(*m));
 }
 

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "idmap.h"
 
 enum gb_mount_type {
         GB_MOUNT_BIND,
@@ -34,6 +35,11 @@ struct gb_mount_req {
         bool create_source;  /* -v binds create a missing host path; --mount errors */
         uint64_t tmpfs_size; /* 0: unlimited (kernel default) */
         uint32_t tmpfs_mode; /* 0: default 1777 */
+        /* Set by the engine, not parsed: a volume's mount mapping when the
+         * container's range differs from the volume's (not owned). */
+        const struct gb_idmap *shift_uids, *shift_gids;
+        bool anonymous; /* an anonymous volume the engine created */
+        char *volume_name;
 };
 
 void gb_mount_req_clear(struct gb_mount_req *m);

@@ -589,9 +589,15 @@ static int add_requested_mounts(json_t *mounts, const struct gb_runspec_in *in, 
                                                     "with -v /host/path:%s",
                                                     m->target, m->target);
                         /* Resolved by the engine to <area>/volumes/NAME/_data. */
-                        json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s,s,s]}", "destination", m->target,
-                                                                "type", "bind", "source", m->source, "options", "rbind",
-                                                                m->readonly ? "ro" : "rw", "rprivate"));
+                        e = json_pack("{s:s, s:s, s:s, s:[s,s,s]}", "destination", m->target, "type", "bind", "source",
+                                      m->source, "options", "rbind", m->readonly ? "ro" : "rw", "rprivate");
+                        if (m->shift_uids && m->shift_gids) {
+                                json_array_append_new(json_object_get(e, "options"), json_string("nosuid"));
+                                json_array_append_new(json_object_get(e, "options"), json_string("nodev"));
+                                json_object_set_new(e, "uidMappings", idmap_to_json(m->shift_uids));
+                                json_object_set_new(e, "gidMappings", idmap_to_json(m->shift_gids));
+                        }
+                        json_array_append_new(mounts, e);
                         break;
                 }
         }

@@ -45,7 +45,7 @@ struct client {
 };
 
 struct monitor {
-        const char *data_root, *exec_root, *cli, *id;
+        const char *data_root, *exec_root, *cli, *id, *config, *remap;
         char **argv;
         char *state_dir, *fifo_path, *sock_path;
         struct gb_container *c;
@@ -534,6 +534,8 @@ int main(int argc, char **argv)
                 {"exec-root", required_argument, NULL, 'e'},
                 {"cli", required_argument, NULL, 'c'},
                 {"ready-fd", required_argument, NULL, 'r'},
+                {"config", required_argument, NULL, 'C'},
+                {"userns-remap", required_argument, NULL, 'U'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -553,6 +555,12 @@ int main(int argc, char **argv)
                 case 'c':
                         m.cli = optarg;
                         break;
+                case 'C':
+                        m.config = optarg;
+                        break;
+                case 'U':
+                        m.remap = optarg;
+                        break;
                 case 'r':
                         ready_fd = atoi(optarg);
                         (void)fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
@@ -562,6 +570,7 @@ int main(int argc, char **argv)
                         return 0;
                 default:
                         usage();
+                        report_ready(EINVAL, "ghostbox-monitor: bad arguments (a mismatched ghostbox binary?)");
                         return 125;
                 }
         }
@@ -610,8 +619,9 @@ int main(int argc, char **argv)
                 /* --rm: the same removal code path as `ghostbox rm -f`. */
                 pid_t pid = fork();
                 if (pid == 0) {
-                        execl(m.cli, "ghostbox", "--data-root", m.data_root, "--exec-root", m.exec_root, "rm", "-f",
-                              m.c->id, (char *)NULL);
+                        execl(m.cli, "ghostbox", "--config", m.config ? m.config : "/etc/ghostbox/daemon.json",
+                              "--userns-remap", m.remap ? m.remap : "default", "--data-root", m.data_root,
+                              "--exec-root", m.exec_root, "rm", "-f", "-v", m.c->id, (char *)NULL);
                         _exit(127);
                 }
                 if (pid > 0)
