@@ -32,6 +32,7 @@ GB_EXPORT void gb_engine_close(struct gb_engine *e)
         free(e->cli_path);
         free(e->monitor_path);
         free(e->init_path);
+        free(e->probe_path);
         memset(e, 0, sizeof(*e));
 }
 
@@ -85,6 +86,7 @@ GB_EXPORT int gb_engine_open(const struct gb_config_overrides *ov, const char *c
         e.cli_path = gb_xstrdup(cli_path);
         e.monitor_path = find_helper(cli_path, "ghostbox-monitor", "monitor");
         e.init_path = find_helper(cli_path, "ghostbox-init", "init");
+        e.probe_path = find_helper(cli_path, "ghostbox-probe", "init");
         *ret = e;
         return 0;
 }

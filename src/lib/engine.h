@@ -25,7 +25,8 @@ struct gb_engine {
         struct gb_remap remap; /* resolved when cfg says remapping is on */
         char *cli_path;        /* the ghostbox binary (the monitor runs `rm` for --rm) */
         char *monitor_path;
-        char *init_path; /* ghostbox-init for --init */
+        char *init_path;  /* ghostbox-init for --init */
+        char *probe_path; /* ghostbox-probe for `ghostbox check` */
 };
 
 /* Load the configuration and resolve the remapping (creating `default`'s
