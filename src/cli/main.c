@@ -29,6 +29,7 @@ static const struct gb_verb verbs[] = {
         {"logs", cmd_logs, "Fetch the logs of a container"},
         {"exec", cmd_exec, "Run a command in a running container"},
         {"volume", cmd_volume, "Manage volumes (and pre-own host directories)"},
+        {"audit", cmd_audit, "List risky containers; fail a pipeline with --fail-on"},
         {"check", cmd_check, "Prove the remapping on this host (seeds' T1-T7 and checklist)"},
 };
 

@@ -40,5 +40,6 @@ int cmd_logs(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_exec(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_volume(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_check(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_audit(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_idmap(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_info(struct gb_cli_ctx *ctx, int argc, char **argv);
