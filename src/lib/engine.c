@@ -160,6 +160,11 @@ static int alloc_auto(struct gb_engine *e, const char *id, uint32_t size, struct
         r = gb_engine_auto_pool(e, &upool, &gpool, err);
         if (r < 0)
                 return r;
+        /* The state file sits in the data root, which the first run on a
+         * fresh machine may be creating right now. */
+        r = gb_mkdir_p(e->cfg.data_root, 0711);
+        if (r < 0)
+                return gb_error_sys(err, -r, "Failed to create '%s'", e->cfg.data_root);
         if (gb_idmap_size(&upool) < size || gb_idmap_size(&gpool) < size)
                 return gb_error_set(err, ENOSPC,
                                     "Failed to use --userns=auto: the pool ('" AUTO_OWNER "' in /etc/subuid and "
@@ -686,11 +691,24 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
 
         /* A placeholder record first: it reserves the name and owns the
          * directory, so a failure below has one thing to undo. */
-        doc = json_pack("{s:s, s:s, s:s, s:{s:s}}", "Id", id, "Name", name, "Created", "", "State", "Status",
-                        "creating");
-        r = gb_container_create(e->cfg.data_root, area, root_uid, root_gid, doc, &c, err);
-        json_decref(doc);
-        doc = NULL;
+        /* A generated name may collide with a live one (Docker's word lists
+         * are finite too): draw again, then add digits, as Docker does. */
+        for (int attempt = 0;; attempt++) {
+                doc = json_pack("{s:s, s:s, s:s, s:{s:s}}", "Id", id, "Name", name, "Created", "", "State", "Status",
+                                "creating");
+                r = gb_container_create(e->cfg.data_root, area, root_uid, root_gid, doc, &c, err);
+                json_decref(doc);
+                doc = NULL;
+                if (r != -EEXIST || (o->name && *o->name) || attempt >= 20)
+                        break;
+                free(name);
+                name = gb_container_random_name();
+                if (attempt >= 3) {
+                        char *n = gb_xasprintf("%s%u", name, (unsigned)(id[attempt % 64] * 31u + (unsigned)attempt));
+                        free(name);
+                        name = n;
+                }
+        }
         if (r < 0)
                 goto fail;
 
