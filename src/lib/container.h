@@ -52,8 +52,7 @@ int gb_container_create(const char *data_root, const char *area, uid_t owner_uid
 
 /* Create (or fix) <data-root>/<area>/ and its containers/ directory: mode
  * 0700, owned by the area's root (the remapped root, or 0:0). */
-int gb_container_area(const char *data_root, const char *area, uid_t owner_uid, gid_t owner_gid,
-                      struct gb_error *err);
+int gb_container_area(const char *data_root, const char *area, uid_t owner_uid, gid_t owner_gid, struct gb_error *err);
 
 /* Find a container by full ID, unique ID prefix, or name (with or without a
  * leading '/'). -ENOENT: "No such container: X"; -EINVAL: ambiguous prefix.
