@@ -14,6 +14,12 @@
 
 static const struct gb_verb verbs[] = {
         {"version", cmd_version, "Show the ghostbox version"},
+        {"images", cmd_images, "List images"},
+        {"import", cmd_import, "Import a root filesystem tarball as an image"},
+        {"load", cmd_load, "Load images from a docker-save or OCI archive"},
+        {"rmi", cmd_rmi, "Remove images"},
+        {"save", cmd_save, "Save images to a tar archive"},
+        {"tag", cmd_tag, "Give an image another name"},
 };
 
 void cli_errorf(const char *fmt, ...)

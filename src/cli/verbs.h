@@ -25,3 +25,12 @@ void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn_handler(const char *msg, void *userdata);
 
 int cmd_version(struct gb_cli_ctx *ctx, int argc, char **argv);
+
+/* images.c */
+const char *cli_data_root(struct gb_cli_ctx *ctx);
+int cmd_images(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_import(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_load(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_rmi(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_save(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_tag(struct gb_cli_ctx *ctx, int argc, char **argv);
