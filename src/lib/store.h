@@ -104,3 +104,8 @@ int gb_store_image_unref(struct gb_store *s, const char *id, const char *holder,
 /* 1 when in use (first holder's name in *ret_holder if non-NULL, caller
  * frees), 0 when not, -errno on error. */
 int gb_store_image_in_use(struct gb_store *s, const char *id, char **ret_holder, struct gb_error *err);
+
+static inline void gb_store_freep(struct gb_store **s)
+{
+        gb_store_free(*s);
+}
