@@ -67,6 +67,7 @@ static int in_userns(const struct gb_idmap *m, const char *root, int argc, char 
 
         if (pipe2(go, O_CLOEXEC) < 0)
                 return die("pipe");
+        fflush(stdout);
         pid = fork();
         if (pid < 0)
                 return die("fork");
@@ -84,8 +85,9 @@ static int in_userns(const struct gb_idmap *m, const char *root, int argc, char 
                 if (chroot(root) < 0 || chdir("/") < 0)
                         _exit(die("chroot"));
                 if (list) {
-                        fflush(stdout);
-                        _exit(nftw("/", list_cb, 64, FTW_PHYS | FTW_MOUNT) == 0 ? 0 : 1);
+                        int q = nftw("/", list_cb, 64, FTW_PHYS | FTW_MOUNT);
+                        /* _exit() skips stdio's flush. */
+                        _exit(fflush(stdout) == 0 && q == 0 ? 0 : 1);
                 }
                 uid_t u = (uid_t)atoi(argv[0]);
                 gid_t g = (gid_t)atoi(argv[1]);
