@@ -567,15 +567,14 @@ GB_EXPORT int gb_store_import(struct gb_store *s, int fd, const char *ref, char 
                 if (r < 0)
                         return r;
         }
+        /* Docker's default PATH; an ENV PATH=... change replaces it. */
+        json_object_set_new(cfg, "Env",
+                            json_pack("[s]", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
         for (char *const *c = changes; c && *c; c++) {
                 r = change_apply(cfg, *c, err);
                 if (r < 0)
                         return r;
         }
-        if (!json_object_get(cfg, "Env"))
-                json_object_set_new(cfg, "Env",
-                                    json_pack("[s]", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-                                                     "/usr/bin:/sbin:/bin"));
         r = add_layer(s, fd, NULL, opts, diff_id, &fresh, err);
         if (r < 0)
                 return r;
