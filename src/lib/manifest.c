@@ -392,6 +392,16 @@ GB_EXPORT int gb_image_ref_normalize(const char *ref, char **ret, struct gb_erro
                 return gb_error_set(err, EINVAL, "Failed to parse image reference '%s'", ref);
         slash = strrchr(ref, '/');
         colon = strrchr(ref, ':');
+        /* A ':' in the first of several components is a registry port:
+         * digits only. */
+        const char *first_slash = strchr(ref, '/'), *first_colon = strchr(ref, ':');
+        if (first_slash && first_colon && first_colon < first_slash) {
+                if (first_colon + 1 == first_slash)
+                        return gb_error_set(err, EINVAL, "Failed to parse image reference '%s': bad port", ref);
+                for (const char *p = first_colon + 1; p < first_slash; p++)
+                        if (*p < '0' || *p > '9')
+                                return gb_error_set(err, EINVAL, "Failed to parse image reference '%s': bad port", ref);
+        }
         /* A ':' before the last '/' is a registry port, not a tag. */
         if (colon && (!slash || colon > slash)) {
                 if (strchr(colon + 1, '/') || colon[1] == '\0')
