@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -361,6 +362,20 @@ static int tag_set(struct gb_store *s, const char *ref, const char *id, struct g
         return repos_write(s, repos, err);
 }
 
+/* chown mode keeps shifted copies of a layer per ID range in
+ * <data-root>/<uid>.<gid>/shifted/<map key>/<hex>; they go with the layer. */
+static void drop_shifted_copies(struct gb_store *s, const char *diff_id)
+{
+        _cleanup_free_ char *pattern = gb_xasprintf("%s/*.*/shifted/*/%s", s->root, hex_of(diff_id));
+        glob_t g;
+
+        if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0)
+                return;
+        for (size_t i = 0; i < g.gl_pathc; i++)
+                (void)gb_rm_rf(g.gl_pathv[i]);
+        globfree(&g);
+}
+
 /* Remove layers of the given list that no image references any more. Called
  * under the lock. */
 static void gc_layers(struct gb_store *s, char **candidates)
@@ -408,6 +423,7 @@ static void gc_layers(struct gb_store *s, char **candidates)
                         (void)gb_rm_rf(del);
                 (void)unlink(info);
                 (void)unlink(blob);
+                drop_shifted_copies(s, candidates[i]);
         }
 }
 
@@ -822,7 +838,9 @@ GB_EXPORT int gb_store_load(struct gb_store *s, int fd, const struct gb_load_opt
         _cleanup_(tmpdir_done) struct tmpdir t = {0};
         _cleanup_close_ int root_fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
-        struct loader l = {.s = s, .opts = opts};
+        /* Progress follows the input archive; the layers inside it are
+         * extracted without a bar of their own. */
+        struct loader l = {.s = s, .opts = NULL};
         struct gb_layer_opts lo = {.flags = GB_LAYER_PLAIN, .blob_fd = -1};
         struct gb_layer_info info;
         size_t len;

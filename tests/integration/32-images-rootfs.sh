@@ -109,4 +109,9 @@ for p in sys.argv[1:]:
 PY
 out=$("$TOOL" prepare "$DR" "$RUN" a3 img:1 idmap $M1 2>&1)
 check_match "the range check uses the recorded maxima (no tree walk)" "'/recorded'.*UID 70000" "$out"
+
+# --- rmi takes the chown-mode shifted copies of its layers along
+check_eq "a shifted copy exists before rmi" "1" "$(ls "$DR"/300000.300000/shifted/*/ | wc -l)"
+gb rmi img:1 >/dev/null
+check_eq "rmi removes the shifted copies too" "0" "$(ls "$DR"/300000.300000/shifted/*/ | wc -l)"
 done_testing
