@@ -107,5 +107,20 @@ check_eq "setuid: inside the user namespace it is root's, setuid" "/bin/suid 0 0
         "$("$TOOL" nslist 0:100000:65536 "$rf" | grep '^/bin/suid ')"
 "$TOOL" release "$DR" "$T/run" csuid 0:100000:65536
 
+# The outer archive of `load` is hostile too: a manifest naming a layer file
+# that is a symlink to a host file, or a path with "..", finds nothing.
+mkdir -p "$T/evil-save/l"
+ln -s "$OUT/target" "$T/evil-save/l/layer.tar"
+printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%064d"]}}' 0 >"$T/evil-save/c.json"
+printf '[{"Config":"c.json","RepoTags":["evil:save"],"Layers":["l/layer.tar"]}]' >"$T/evil-save/manifest.json"
+tar -C "$T/evil-save" -cf "$T/evil-save.tar" .
+rm -rf "$DR"
+check_fails "load: a layer symlinked to a host file is not read" gb load -i "$T/evil-save.tar"
+printf '[{"Config":"../../../../../../../../%s","RepoTags":["evil:save"],"Layers":[]}]' "$OUT/target" >"$T/evil-save/manifest.json"
+tar -C "$T/evil-save" -cf "$T/evil-save2.tar" .
+out=$(gb load -i "$T/evil-save2.tar" 2>&1)
+check_match "load: a config path with .. does not leave the archive" "Failed to (read|open|parse)" "$out"
+check_eq "load: nothing stored" "0 0" "$(n_layers) $(ls "$DR/images/sha256" | wc -l)"
+
 check_eq "outside dir untouched after every case" "$before" "$(snapshot)"
 done_testing
