@@ -102,6 +102,11 @@ at_exit "$TOOL release $DR $T/run cwh 0:100000:65536"
 check_eq "through the overlay: whiteout hides a, opaque dir hides x" "b|y" \
         "$(ls "$rf/data" | tr '\n' ' ' | xargs)|$(ls "$rf/opq" | xargs)"
 "$TOOL" release "$DR" "$T/run" cwh 0:100000:65536
+rf=$("$TOOL" prepare "$DR" "$T/run" cwh2 docker/saved:1 chown 0:200000:65536 | cut -d' ' -f1)
+at_exit "$TOOL release $DR $T/run cwh2 0:200000:65536"
+check_eq "chown mode: shifted whiteouts and opaque dirs work the same" "b|y" \
+        "$(ls "$rf/data" | tr '\n' ' ' | xargs)|$(ls "$rf/opq" | xargs)"
+"$TOOL" release "$DR" "$T/run" cwh2 0:200000:65536
 
 # --- an OCI image-layout archive built by hand: zstd and gzip layers
 mkdir -p "$T/oci/blobs/sha256"

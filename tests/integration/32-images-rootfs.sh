@@ -14,7 +14,7 @@ gb() { "$GHOSTBOX" --data-root "$DR" "$@"; }
 M1=0:100000:65536
 M2=0:300000:65536
 mounts() { grep -c " $T" /proc/self/mountinfo; }
-at_exit 'for c in a1 a2 a3 b1 c1 c2 h1 big1; do for m in $M1 $M2 host 0:400000:1000; do $TOOL release $DR $RUN $c $m; done; done'
+at_exit 'for c in a1 a2 a3 b1 c1 c2 h1 big1 p1 p2 p3 p4 p5 p6 p7 p8; do for m in $M1 $M2 host 0:400000:1000; do $TOOL release $DR $RUN $c $m; done; done'
 
 make_busybox_rootfs "$T/rf"
 cp "$BUSYBOX" "$T/rf/bin/capbox"
@@ -99,6 +99,14 @@ for c in c1 c2; do "$TOOL" release "$DR" "$RUN" $c $M2; done
 check_eq "after release: no mounts, no views" "$base 0" "$(mounts) $("$TOOL" views "$RUN")"
 check_eq "upper/work/rootfs removed" "" "$(ls "$DR/100000.100000/containers")"
 check "release is idempotent" "$TOOL" release "$DR" "$RUN" a1 $M1
+
+# --- 8 containers of one mapping prepared concurrently: one view, 8 overlays
+for i in 1 2 3 4 5 6 7 8; do "$TOOL" prepare "$DR" "$RUN" p$i img:1 idmap $M1 >/dev/null & done
+wait
+check_eq "8 concurrent prepares: 1 shared view + 8 overlays" "1 9" "$("$TOOL" views "$RUN") $(( $(mounts) - base ))"
+for i in 1 2 3 4 5 6 7 8; do "$TOOL" release "$DR" "$RUN" p$i $M1 & done
+wait
+check_eq "...all released: nothing mounted" "$base 0" "$(mounts) $("$TOOL" views "$RUN")"
 
 # --- preparation does not depend on image size in idmap mode (no walk):
 # the recorded maxima decide the range check.
