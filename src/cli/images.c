@@ -105,10 +105,8 @@ static int open_input(const char *file)
 
 int cmd_import(struct gb_cli_ctx *ctx, int argc, char **argv)
 {
-        static const struct option opts[] = {{"change", required_argument, NULL, 'c'},
-                                             {"message", required_argument, NULL, 'm'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {}};
+        static const struct option opts[] = {
+                {"change", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {}};
         _cleanup_(store_freep) struct gb_store *s = NULL;
         _cleanup_strv_ char **changes = gb_xcalloc(1, sizeof(char *));
         _cleanup_close_ int fd = -EBADF;
@@ -119,14 +117,12 @@ int cmd_import(struct gb_cli_ctx *ctx, int argc, char **argv)
         size_t n = 0;
         int c;
 
-        while ((c = getopt_long(argc, argv, "+c:m:h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
                 switch (c) {
                 case 'c':
                         changes = gb_xrealloc(changes, (n + 2) * sizeof(char *));
                         changes[n++] = gb_xstrdup(optarg);
                         changes[n] = NULL;
-                        break;
-                case 'm':
                         break;
                 case 'h':
                         printf("Usage: ghostbox import [--change 'INSTR ARGS'] FILE|- [REPOSITORY[:TAG]]\n\n"
