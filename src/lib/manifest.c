@@ -147,11 +147,13 @@ static void descriptor_free(struct gb_oci_descriptor *d)
 {
         free(d->media_type);
         free(d->ref_name);
+        free(d->os);
+        free(d->architecture);
 }
 
 static int descriptor_parse(json_t *o, const char *what, struct gb_oci_descriptor *d, struct gb_error *err)
 {
-        json_t *size, *ann;
+        json_t *size, *ann, *platform;
         _cleanup_free_ char *digest = NULL;
         int r;
 
@@ -171,6 +173,15 @@ static int descriptor_parse(json_t *o, const char *what, struct gb_oci_descripto
         if (size && (!json_is_integer(size) || json_integer_value(size) < 0))
                 return gb_error_set(err, EINVAL, "Failed to parse %s: 'size' must be a non-negative integer", what);
         d->size = size ? json_integer_value(size) : -1;
+        platform = json_object_get(o, "platform");
+        if (json_is_object(platform)) {
+                json_t *v = json_object_get(platform, "os");
+                if (json_is_string(v))
+                        d->os = gb_xstrdup(json_string_value(v));
+                v = json_object_get(platform, "architecture");
+                if (json_is_string(v))
+                        d->architecture = gb_xstrdup(json_string_value(v));
+        }
         ann = json_object_get(o, "annotations");
         if (ann && json_is_object(ann)) {
                 json_t *n = json_object_get(ann, "io.containerd.image.name");

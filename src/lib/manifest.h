@@ -30,7 +30,8 @@ struct gb_oci_descriptor {
         char *media_type;
         char digest[GB_DIGEST_LEN];
         int64_t size;
-        char *ref_name; /* org.opencontainers.image.ref.name or io.containerd.image.name, or NULL */
+        char *ref_name;          /* org.opencontainers.image.ref.name or io.containerd.image.name, or NULL */
+        char *os, *architecture; /* platform of an index entry, or NULL */
 };
 
 /* An OCI index (index.json) or image manifest: an index has manifests[], a

@@ -753,7 +753,8 @@ static char *blob_path(const char *digest)
         return gb_xasprintf("blobs/sha256/%s", hex_of(digest));
 }
 
-static int load_oci_manifest(struct loader *l, const struct gb_oci_descriptor *d, struct gb_error *err)
+static int load_oci_manifest(struct loader *l, const struct gb_oci_descriptor *d, const char *ref_name,
+                             struct gb_error *err)
 {
         _cleanup_(gb_oci_manifest_freep) struct gb_oci_manifest *m = NULL;
         _cleanup_free_ char *mp = blob_path(d->digest), *mbuf = NULL, *cp = NULL, *cfg = NULL;
@@ -787,9 +788,9 @@ static int load_oci_manifest(struct loader *l, const struct gb_oci_descriptor *d
         }
         /* org.opencontainers.image.ref.name is often a bare tag; only a
          * name with a repository can become a tag here. */
-        if (d->ref_name && strpbrk(d->ref_name, ":/")) {
+        if (ref_name && strpbrk(ref_name, ":/")) {
                 char *norm;
-                r = gb_image_ref_normalize(d->ref_name, &norm, err);
+                r = gb_image_ref_normalize(ref_name, &norm, err);
                 if (r < 0)
                         return r;
                 strv_push(&tags, norm);
@@ -797,9 +798,36 @@ static int load_oci_manifest(struct loader *l, const struct gb_oci_descriptor *d
         return load_image(l, cfg, clen, layers, tags, err);
 }
 
-static int load_oci(struct loader *l, const char *ibuf, size_t ilen, int depth, struct gb_error *err)
+/* The platform this host runs, in OCI's words. */
+static const char *host_arch(void)
+{
+#if defined(__x86_64__)
+        return "amd64";
+#elif defined(__aarch64__)
+        return "arm64";
+#elif defined(__arm__)
+        return "arm";
+#elif defined(__i386__)
+        return "386";
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        return "ppc64le";
+#elif defined(__s390x__)
+        return "s390x";
+#elif defined(__riscv) && __riscv_xlen == 64
+        return "riscv64";
+#else
+        return "unknown";
+#endif
+}
+
+/* An index: at the top, every entry is an image; inside (a multi-platform
+ * image), only the entry for this host's platform is loaded, under the
+ * name the outer entry carried. */
+static int load_oci(struct loader *l, const char *ibuf, size_t ilen, int depth, const char *ref_name,
+                    struct gb_error *err)
 {
         _cleanup_(gb_oci_index_freep) struct gb_oci_index *idx = NULL;
+        size_t loaded = 0;
         int r;
 
         r = gb_oci_index_parse(ibuf, ilen, &idx, err);
@@ -810,7 +838,13 @@ static int load_oci(struct loader *l, const char *ibuf, size_t ilen, int depth, 
         for (size_t i = 0; i < idx->n; i++) {
                 const struct gb_oci_descriptor *d = &idx->manifests[i];
                 const char *mt = d->media_type ? d->media_type : "";
+                const char *name = depth == 0 ? d->ref_name : ref_name;
 
+                if (depth > 0 && ((d->os && strcmp(d->os, "linux") != 0) ||
+                                  (d->architecture && strcmp(d->architecture, host_arch()) != 0)))
+                        continue;
+                if (depth > 0 && loaded > 0)
+                        break;
                 if (strstr(mt, "index") || strstr(mt, "manifest.list")) {
                         _cleanup_free_ char *p = blob_path(d->digest), *buf = NULL;
                         size_t len;
@@ -823,12 +857,17 @@ static int load_oci(struct loader *l, const char *ibuf, size_t ilen, int depth, 
                         r = read_in_root(l->root_fd, p, GB_MANIFEST_MAX, &buf, &len, err);
                         if (r < 0)
                                 return r;
-                        r = load_oci(l, buf, len, depth + 1, err);
-                } else
-                        r = load_oci_manifest(l, d, err);
+                        r = load_oci(l, buf, len, depth + 1, name, err);
+                } else if (strstr(mt, "attestation") || (d->os && !strcmp(d->os, "unknown")))
+                        continue; /* buildx provenance, not an image */
+                else
+                        r = load_oci_manifest(l, d, name, err);
                 if (r < 0)
                         return r;
+                loaded++;
         }
+        if (loaded == 0)
+                return gb_error_set(err, ENOENT, "Failed to load: no image for linux/%s in the OCI index", host_arch());
         return 0;
 }
 
@@ -865,7 +904,7 @@ GB_EXPORT int gb_store_load(struct gb_store *s, int fd, const struct gb_load_opt
         if (read_in_root(root_fd, "manifest.json", GB_MANIFEST_MAX, &buf, &len, NULL) >= 0)
                 r = load_docker(&l, buf, len, err);
         else if (read_in_root(root_fd, "index.json", GB_MANIFEST_MAX, &buf, &len, NULL) >= 0)
-                r = load_oci(&l, buf, len, 0, err);
+                r = load_oci(&l, buf, len, 0, NULL, err);
         else
                 r = gb_error_set(err, EINVAL,
                                  "Failed to load: the archive has neither manifest.json (docker save) "

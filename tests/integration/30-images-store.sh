@@ -129,6 +129,22 @@ check "save of a zstd/gzip-layer image" "$GHOSTBOX" --data-root "$T/data4" save 
 out=$("$GHOSTBOX" --data-root "$T/data5" load -i "$T/oci-re.tar" 2>&1)
 check_eq "...and load again: same ID" "sha256:$oc" "$("$GHOSTBOX" --data-root "$T/data5" images -q --no-trunc)"
 
+# A multi-platform image (index inside the index, as Docker 25+ with the
+# containerd store saves it): only the entry for this host is loaded; the
+# arm64 entry points at a manifest that is not even in the archive.
+cp -r "$T/oci" "$T/multi"
+arch=$(uname -m); case $arch in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; esac
+other=arm64; [ "$arch" = arm64 ] && other=amd64
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%064d","size":1,"platform":{"os":"linux","architecture":"%s"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"platform":{"os":"linux","architecture":"%s"}}]}' \
+        0 "$other" "$om" "$(stat -c %s "$T/oci/blobs/sha256/$om")" "$arch" >"$T/multi/blobs/sha256/i"
+mi=$(sha "$T/multi/blobs/sha256/i"); mv "$T/multi/blobs/sha256/i" "$T/multi/blobs/sha256/$mi"
+printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:%s","size":%d,"annotations":{"io.containerd.image.name":"multi/img:1"}}]}' \
+        "$mi" "$(stat -c %s "$T/multi/blobs/sha256/$mi")" >"$T/multi/index.json"
+tar -C "$T/multi" -cf "$T/multi.tar" .
+out=$("$GHOSTBOX" --data-root "$T/data9" load -i "$T/multi.tar" 2>&1)
+check_match "multi-platform OCI index: this host's image, under the outer name" "Loaded image: multi/img:1" "$out"
+check_eq "...with the right config" "sha256:$oc" "$("$GHOSTBOX" --data-root "$T/data9" images -q --no-trunc)"
+
 # --- tampered and truncated archives leave nothing behind
 cp -r "$T/oci" "$T/bad" && echo junk >>"$T/bad/blobs/sha256/$g2"
 tar -C "$T/bad" -cf "$T/bad.tar" .
