@@ -58,6 +58,8 @@ static void store_unlock(struct gb_store *s)
 
 /* ---- open ------------------------------------------------------------- */
 
+static void tmp_sweep(struct gb_store *s);
+
 GB_EXPORT int gb_store_open(const char *data_root, struct gb_store **ret, struct gb_error *err)
 {
         static const char *const dirs[] = {"layers/sha256", "layers/info", "layers/blobs",
@@ -87,6 +89,7 @@ GB_EXPORT int gb_store_open(const char *data_root, struct gb_store **ret, struct
                 gb_store_free(s);
                 return r;
         }
+        tmp_sweep(s);
         *ret = s;
         return 0;
 }
@@ -207,8 +210,12 @@ static int layer_info_read(struct gb_store *s, const char *diff_id, json_t **ret
         return 0;
 }
 
+/* A private temp dir under <data-root>/tmp, flock()ed while in use: a dir
+ * whose lock can be taken belongs to a process that died (crash, SIGKILL)
+ * and is swept at the next gb_store_open(). */
 struct tmpdir {
         char *path;
+        int lock_fd;
 };
 
 static void tmpdir_done(struct tmpdir *t)
@@ -218,19 +225,48 @@ static void tmpdir_done(struct tmpdir *t)
                 free(t->path);
                 t->path = NULL;
         }
+        if (t->lock_fd >= 0)
+                close(t->lock_fd);
+        t->lock_fd = -EBADF;
 }
 
 static int tmpdir_make(struct gb_store *s, const char *prefix, struct tmpdir *t, struct gb_error *err)
 {
         char *p = gb_xasprintf("%s/tmp/%s-XXXXXX", s->root, prefix);
 
+        t->lock_fd = -EBADF;
         if (!mkdtemp(p)) {
                 int r = gb_error_sys(err, errno, "Failed to create a temp dir in '%s/tmp'", s->root);
                 free(p);
                 return r;
         }
         t->path = p;
+        t->lock_fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (t->lock_fd < 0 || flock(t->lock_fd, LOCK_EX | LOCK_NB) < 0)
+                return gb_error_sys(err, errno, "Failed to lock '%s'", p);
         return 0;
+}
+
+/* Remove what crashed operations left in tmp/: unlocked temp dirs and
+ * half-done layer removals (del-*). */
+static void tmp_sweep(struct gb_store *s)
+{
+        _cleanup_free_ char *dir = gb_xasprintf("%s/tmp", s->root);
+        _cleanup_(gb_closedirp) DIR *d = opendir(dir);
+        struct dirent *de;
+
+        while (d && (de = readdir(d))) {
+                _cleanup_close_ int fd = -EBADF;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                if (!gb_str_has_prefix(de->d_name, "del-") && flock(fd, LOCK_EX | LOCK_NB) < 0)
+                        continue; /* in use */
+                (void)gb_remove_at(dirfd(d), de->d_name);
+        }
 }
 
 /* Extract one layer from fd into a private temp dir, check its diff ID when
@@ -239,7 +275,7 @@ static int tmpdir_make(struct gb_store *s, const char *prefix, struct tmpdir *t,
 static int add_layer(struct gb_store *s, int fd, const char *expected, const struct gb_load_opts *opts,
                      char ret_diff_id[GB_DIGEST_LEN], bool *ret_new, struct gb_error *err)
 {
-        _cleanup_(tmpdir_done) struct tmpdir t = {0};
+        _cleanup_(tmpdir_done) struct tmpdir t = {.lock_fd = -EBADF};
         _cleanup_close_ int tree_fd = -EBADF, blob_fd = -EBADF;
         _cleanup_free_ char *tree = NULL, *blob = NULL, *dst = NULL, *dst_blob = NULL;
         struct gb_layer_info info;
@@ -874,7 +910,7 @@ static int load_oci(struct loader *l, const char *ibuf, size_t ilen, int depth, 
 GB_EXPORT int gb_store_load(struct gb_store *s, int fd, const struct gb_load_opts *opts, char ***ret_loaded,
                             struct gb_error *err)
 {
-        _cleanup_(tmpdir_done) struct tmpdir t = {0};
+        _cleanup_(tmpdir_done) struct tmpdir t = {.lock_fd = -EBADF};
         _cleanup_close_ int root_fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
         /* Progress follows the input archive; the layers inside it are

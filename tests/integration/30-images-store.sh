@@ -185,6 +185,22 @@ for i in $(gb images -q | sort -u); do gb rmi -f "$i" >/dev/null; done
 check_eq "removing every image empties the store" "0 0 0" \
         "$(ls "$DR/layers/sha256" | wc -l) $(ls "$DR/layers/blobs" | wc -l) $(ls "$DR/images/sha256" | wc -l)"
 
+# --- a CLI killed mid-import leaves a temp dir; the next command sweeps it
+mkfifo "$T/fifo"
+gb import "$T/fifo" killed:1 >/dev/null 2>&1 &
+kpid=$!
+exec 7>"$T/fifo"
+head -c 300000 "$T/rf.tar" >&7
+sleep 0.3
+gb images >/dev/null
+check_eq "an import in progress keeps its temp dir while others run" "1" "$(ls "$DR/tmp" | grep -c '^layer-')"
+kill -9 $kpid; wait $kpid 2>/dev/null; exec 7>&-
+check_eq "...still there after SIGKILL" "1" "$(ls "$DR/tmp" | grep -c '^layer-')"
+gb images >/dev/null
+check_eq "the next command sweeps the dead import's temp dir" "0" "$(ls -A "$DR/tmp" | wc -l)"
+check_eq "...and the killed import left no image or layer" "0 0" \
+        "$(gb images | grep -c '^killed') $(ls "$DR/layers/sha256" | wc -l)"
+
 # --- concurrent imports of the same tarball: one layer, all succeed
 for i in 1 2 3 4; do gb import "$T/rf.tar" "par:$i" >/dev/null 2>&1 & done
 wait
