@@ -234,17 +234,28 @@ static int tmpdir_make(struct gb_store *s, const char *prefix, struct tmpdir *t,
 {
         char *p = gb_xasprintf("%s/tmp/%s-XXXXXX", s->root, prefix);
 
+        int r;
+
         t->lock_fd = -EBADF;
-        if (!mkdtemp(p)) {
-                int r = gb_error_sys(err, errno, "Failed to create a temp dir in '%s/tmp'", s->root);
+        /* Under the store lock (shared): the sweep (exclusive) must not
+         * find the dir between mkdtemp() and flock(). */
+        r = store_lock(s, LOCK_SH, err);
+        if (r < 0) {
                 free(p);
+                return r;
+        }
+        if (!mkdtemp(p)) {
+                r = gb_error_sys(err, errno, "Failed to create a temp dir in '%s/tmp'", s->root);
+                free(p);
+                store_unlock(s);
                 return r;
         }
         t->path = p;
         t->lock_fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (t->lock_fd < 0 || flock(t->lock_fd, LOCK_EX | LOCK_NB) < 0)
-                return gb_error_sys(err, errno, "Failed to lock '%s'", p);
-        return 0;
+                r = gb_error_sys(err, errno, "Failed to lock '%s'", p);
+        store_unlock(s);
+        return r;
 }
 
 /* Remove what crashed operations left in tmp/: unlocked temp dirs and
@@ -255,6 +266,8 @@ static void tmp_sweep(struct gb_store *s)
         _cleanup_(gb_closedirp) DIR *d = opendir(dir);
         struct dirent *de;
 
+        if (store_lock(s, LOCK_EX, NULL) < 0)
+                return;
         while (d && (de = readdir(d))) {
                 _cleanup_close_ int fd = -EBADF;
 
@@ -267,6 +280,7 @@ static void tmp_sweep(struct gb_store *s)
                         continue; /* in use */
                 (void)gb_remove_at(dirfd(d), de->d_name);
         }
+        store_unlock(s);
 }
 
 /* Extract one layer from fd into a private temp dir, check its diff ID when

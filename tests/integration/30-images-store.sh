@@ -187,7 +187,7 @@ check_eq "removing every image empties the store" "0 0 0" \
 
 # --- a CLI killed mid-import leaves a temp dir; the next command sweeps it
 mkfifo "$T/fifo"
-gb import "$T/fifo" killed:1 >/dev/null 2>&1 &
+"$GHOSTBOX" --data-root "$DR" import "$T/fifo" killed:1 >/dev/null 2>&1 &
 kpid=$!
 exec 7>"$T/fifo"
 head -c 300000 "$T/rf.tar" >&7
@@ -202,7 +202,8 @@ check_eq "...and the killed import left no image or layer" "0 0" \
         "$(gb images | grep -c '^killed') $(ls "$DR/layers/sha256" | wc -l)"
 
 # --- concurrent imports of the same tarball: one layer, all succeed
-for i in 1 2 3 4; do gb import "$T/rf.tar" "par:$i" >/dev/null 2>&1 & done
+for i in 1 2 3 4; do gb import "$T/rf.tar" "par:$i" >"$T/par.$i" 2>&1 & done
 wait
 check_eq "4 concurrent imports: 4 tags, 1 layer" "4 1" "$(gb images | grep -c '^par ') $(ls "$DR/layers/sha256" | wc -l)"
+grep -h ghostbox "$T"/par.* | sed 's/^/# /'
 done_testing
