@@ -117,6 +117,8 @@ static bool idmap_unsupported(int r)
 
 /* Mount (once per mapping) the idmapped view of the layer store and take a
  * reference for container id. */
+static void views_gc(const char *dir, const char *keep);
+
 static int view_get(struct gb_store *s, const struct gb_rootfs_opts *o, const char *key, char **ret_view,
                     struct gb_error *err)
 {
@@ -156,8 +158,39 @@ static int view_get(struct gb_store *s, const struct gb_rootfs_opts *o, const ch
         fd = open(ref, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return gb_error_sys(err, errno, "Failed to create '%s'", ref);
+        views_gc(dir, key);
         *ret_view = TAKE_PTR(view);
         return 0;
+}
+
+/* Views nobody holds (a crash between mounting a view and recording its
+ * first reference, or a container removed without release) are unmounted.
+ * Called with the views lock held. */
+static void views_gc(const char *dir, const char *keep)
+{
+        _cleanup_(gb_closedirp) DIR *d = opendir(dir);
+        struct dirent *de;
+
+        while (d && (de = readdir(d))) {
+                _cleanup_free_ char *view = NULL, *refs = NULL;
+                _cleanup_(gb_closedirp) DIR *rd = NULL;
+                bool held = false;
+
+                if (de->d_name[0] == '.' || strchr(de->d_name, '.') || !strcmp(de->d_name, keep))
+                        continue;
+                view = gb_xasprintf("%s/%s", dir, de->d_name);
+                refs = gb_xasprintf("%s.refs", view);
+                rd = opendir(refs);
+                for (struct dirent *r; rd && (r = readdir(rd));)
+                        if (r->d_name[0] != '.')
+                                held = true;
+                if (held)
+                        continue;
+                if (is_mount_root(view))
+                        (void)umount2(view, MNT_DETACH | UMOUNT_NOFOLLOW);
+                (void)rmdir(refs);
+                (void)rmdir(view);
+        }
 }
 
 static int view_put(const char *exec_root, const char *key, const char *container_id, struct gb_error *err)

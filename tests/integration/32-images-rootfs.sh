@@ -14,7 +14,7 @@ gb() { "$GHOSTBOX" --data-root "$DR" "$@"; }
 M1=0:100000:65536
 M2=0:300000:65536
 mounts() { grep -c " $T" /proc/self/mountinfo; }
-at_exit 'for c in a1 a2 a3 b1 c1 c2 h1 big1 p1 p2 p3 p4 p5 p6 p7 p8; do for m in $M1 $M2 host 0:400000:1000; do $TOOL release $DR $RUN $c $m; done; done'
+at_exit 'for c in a1 a2 a3 b1 b2 b3 c1 c2 h1 big1 p1 p2 p3 p4 p5 p6 p7 p8; do for m in $M1 $M2 host 0:400000:1000; do $TOOL release $DR $RUN $c $m; done; done'
 
 make_busybox_rootfs "$T/rf"
 cp "$BUSYBOX" "$T/rf/bin/capbox"
@@ -113,6 +113,17 @@ check_eq "8 concurrent prepares: 1 shared view + 8 overlays" "1 9" "$("$TOOL" vi
 for i in 1 2 3 4 5 6 7 8; do "$TOOL" release "$DR" "$RUN" p$i $M1 & done
 wait
 check_eq "...all released: nothing mounted" "$base 0" "$(mounts) $("$TOOL" views "$RUN")"
+
+# --- a view nobody holds (crash after mounting it, or a container removed
+# without release) is unmounted by the next prepare
+b2=$("$TOOL" prepare "$DR" "$RUN" b2 img:1 idmap $M2)
+rm -rf "$RUN"/idmapped/*.refs
+b3=$("$TOOL" prepare "$DR" "$RUN" b3 img:1 idmap $M1)
+check_eq "orphaned view collected, the new one mounted" "1" "$("$TOOL" views "$RUN")"
+umount "${b2%% *}"
+"$TOOL" release "$DR" "$RUN" b2 $M2
+"$TOOL" release "$DR" "$RUN" b3 $M1
+check_eq "...and nothing left mounted" "$base 0" "$(mounts) $("$TOOL" views "$RUN")"
 
 # --- preparation does not depend on image size in idmap mode (no walk):
 # the recorded maxima decide the range check.
