@@ -46,6 +46,7 @@ static void store_freep(struct gb_store **s)
 struct progress {
         uint64_t total; /* 0 when unknown (a pipe) */
         time_t last;
+        uint64_t last_done;
         const char *what;
 };
 
@@ -56,9 +57,10 @@ static void progress_cb(uint64_t done, void *userdata)
         char line[128];
         int w = 40;
 
-        if (now == p->last && done != p->total)
+        if ((now == p->last && done != p->total) || (p->last && done == p->last_done))
                 return;
         p->last = now;
+        p->last_done = done;
         if (p->total) {
                 int fill = (int)(done * (uint64_t)w / p->total);
                 if (fill > w)

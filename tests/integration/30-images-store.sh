@@ -40,6 +40,14 @@ check_eq "gzip and zstd (stdin) imports share the one layer" "1" "$(ls "$DR/laye
 check_match "gzip layer recorded as such" '"compression": "none"' "$info"
 check_match "import from stdin" '^sha256:' "$idz"
 
+# --- a progress bar on a terminal, nothing on a pipe
+err=$("$GHOSTBOX" --data-root "$T/dataP" import "$T/rf.tar.gz" 2>&1 >/dev/null)
+check_eq "no progress output when stderr is not a terminal" "" "$err"
+if command -v script >/dev/null; then
+        out=$(script -qec "'$GHOSTBOX' --data-root '$T/dataP' import '$T/rf.tar.gz'" /dev/null)
+        check_match "a progress bar on a terminal" "Importing \[=+\] 100% " "$out"
+fi
+
 # --- images / tag / -q / json
 out=$(gb images)
 check_match "images lists the tags" "bb +plain +${id:7:12}" "$out"
