@@ -556,6 +556,9 @@ static int mount_overlay(char **lowers, size_t n, const char *upper, const char 
                 if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", joined, 0) < 0)
                         return gb_error_sys(err, errno, "Failed to set overlay lowerdir");
         }
+        /* Many overlays share each lower: the inode index (a kernel build
+         * default on some distributions) ties a lower to one upper. */
+        (void)fsconfig(fsfd, FSCONFIG_SET_STRING, "index", "off", 0);
         if (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
             fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", work, 0) < 0)
                 return gb_error_sys(err, errno, "Failed to set overlay upper/work dirs");
