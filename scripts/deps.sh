@@ -9,7 +9,7 @@ build_pkgs=(gcc make meson ninja-build pkg-config
             libmicrohttpd-dev)
 test_pkgs=(libcmocka-dev busybox-static clang libclang-rt-14-dev zstd
            passwd login util-linux procps iproute2 curl ca-certificates
-           clang-format cppcheck containerd jq)
+           clang-format cppcheck containerd jq libcap2-bin python3 bc)
 bench_pkgs=(hyperfine crun runc podman docker.io containerd linux-perf valgrind)
 
 want=("${build_pkgs[@]}")

@@ -31,6 +31,12 @@ static const struct gb_verb verbs[] = {
         {"volume", cmd_volume, "Manage volumes (and pre-own host directories)"},
         {"audit", cmd_audit, "List risky containers; fail a pipeline with --fail-on"},
         {"check", cmd_check, "Prove the remapping on this host (seeds' T1-T7 and checklist)"},
+        {"images", cmd_images, "List images"},
+        {"import", cmd_import, "Import a root filesystem tarball as an image"},
+        {"load", cmd_load, "Load images from a docker-save or OCI archive"},
+        {"rmi", cmd_rmi, "Remove images"},
+        {"save", cmd_save, "Save images to a tar archive"},
+        {"tag", cmd_tag, "Give an image another name"},
 };
 
 void cli_errorf(const char *fmt, ...)

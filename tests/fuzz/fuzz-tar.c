@@ -1,0 +1,73 @@
+/* Layer extraction (tar, gzip, zstd) into a scratch directory, then a check
+ * that nothing appeared next to it: an entry escaping the layer would land in
+ * the parent, which the harness watches. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layer.h"
+#include "util.h"
+
+static char *base;
+
+static void cleanup(void)
+{
+        if (base)
+                (void)rmdir(base);
+}
+
+static size_t count_entries(const char *dir)
+{
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        size_t n = 0;
+
+        while (d && (de = readdir(d)))
+                n++;
+        if (d)
+                closedir(d);
+        return n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        struct gb_layer_opts opts = {.blob_fd = -1};
+        struct gb_layer_info info;
+        struct gb_error err = {0};
+        char *layer;
+        int in, root;
+
+        if (!base) {
+                char tmpl[] = "/tmp/gb-fuzz-tar.XXXXXX";
+                if (!mkdtemp(tmpl))
+                        abort();
+                base = strdup(tmpl);
+                atexit(cleanup);
+        }
+        layer = gb_xasprintf("%s/layer", base);
+        in = memfd_create("fuzz", MFD_CLOEXEC);
+        if (in < 0 || gb_write_all(in, data, size) < 0 || lseek(in, 0, SEEK_SET) < 0)
+                abort();
+        if (mkdir(layer, 0755) < 0)
+                abort();
+        root = open(layer, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                abort();
+        opts.flags = size > 0 && (data[0] & 1) ? GB_LAYER_PLAIN : 0;
+        (void)gb_layer_extract(in, root, &opts, &info, &err);
+        close(root);
+        close(in);
+        /* base holds only "layer" (plus . and ..): anything else escaped. */
+        if (count_entries(base) != 3)
+                abort();
+        if (gb_rm_rf(layer) < 0)
+                abort();
+        free(layer);
+        return 0;
+}
