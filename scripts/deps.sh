@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages ghostbox needs to build and test. Idempotent:
 # apt runs only when something is missing, and then `apt-get update` first.
-# Usage: scripts/deps.sh [build|test|bench]   (default: test, which includes build)
+# Usage: scripts/deps.sh [build|demo|test|bench]   (default: test, which includes build)
 set -euo pipefail
 
 build_pkgs=(gcc make meson ninja-build pkg-config
@@ -15,9 +15,10 @@ bench_pkgs=(hyperfine crun runc podman docker.io containerd linux-perf valgrind)
 want=("${build_pkgs[@]}")
 case "${1:-test}" in
 build) ;;
+demo) want+=(busybox-static) ;;
 test) want+=("${test_pkgs[@]}") ;;
 bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+*) echo "usage: $0 [build|demo|test|bench]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -21,6 +21,8 @@
 #include "idmap-alloc.h"
 #include "monitor.h"
 #include "syscalls.h"
+#include "rootfs.h"
+#include "store.h"
 #include "userns.h"
 #include "util.h"
 #include "volume.h"
@@ -448,6 +450,67 @@ static json_t *mounts_json(const struct gb_run_opts *o, const struct gb_mount_re
         return a;
 }
 
+static json_t *strv_or_null(char *const *v)
+{
+        json_t *a;
+
+        if (!v)
+                return json_null();
+        a = json_array();
+        for (; *v; v++)
+                json_array_append_new(a, json_string(*v));
+        return a;
+}
+
+/* The parts of an OCI image config the spec builder reads. */
+static json_t *image_config_json(const struct gb_image_config *c)
+{
+        return json_pack("{s:o, s:o, s:o, s:s, s:s}", "Env", strv_or_null(c->env), "Cmd", strv_or_null(c->cmd),
+                         "Entrypoint", strv_or_null(c->entrypoint), "WorkingDir", c->working_dir ? c->working_dir : "",
+                         "User", c->user ? c->user : "");
+}
+
+static void idmap_from_json(json_t *a, struct gb_idmap *ret)
+{
+        json_t *r;
+        size_t i;
+
+        memset(ret, 0, sizeof(*ret));
+        json_array_foreach (a, i, r)
+                (void)gb_idmap_add(ret, (uint32_t)json_integer_value(json_object_get(r, "ContainerID")),
+                                   (uint32_t)json_integer_value(json_object_get(r, "HostID")),
+                                   (uint32_t)json_integer_value(json_object_get(r, "Size")));
+}
+
+/* Undo gb_rootfs_prepare for the container a record describes. */
+static int release_image_rootfs(struct gb_engine *e, struct gb_container *c, struct gb_error *err)
+{
+        _cleanup_(gb_store_freep) struct gb_store *store = NULL;
+        json_t *g = json_object_get(c->doc, "Ghostbox");
+        const char *image_id = json_string_value(json_object_get(g, "ImageId"));
+        const char *mode = json_string_value(json_object_get(g, "StorageMode"));
+        struct gb_idmap uids, gids;
+        struct gb_rootfs_opts ro = {.exec_root = e->cfg.exec_root, .container_id = c->id, .image_id = image_id};
+        int r;
+
+        if (!image_id || !*image_id)
+                return 0;
+        r = gb_store_open(e->cfg.data_root, &store, err);
+        if (r < 0)
+                return r;
+        idmap_from_json(json_object_get(g, "UidMap"), &uids);
+        idmap_from_json(json_object_get(g, "GidMap"), &gids);
+        if (uids.n) {
+                ro.uids = &uids;
+                ro.gids = &gids;
+        }
+        ro.shift = mode && strcmp(mode, "chown") == 0 ? GB_STORAGE_SHIFT_CHOWN : GB_STORAGE_SHIFT_IDMAP;
+        r = gb_rootfs_release(store, &ro, err);
+        if (r < 0)
+                return r;
+        return gb_store_image_unref(store, image_id, c->id, err);
+}
+
 static json_t *idmap_json(const struct gb_idmap *m)
 {
         json_t *a = json_array();
@@ -633,19 +696,47 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         struct gb_mount_req *copies = NULL;
         struct gb_idmap *shift = NULL;
         struct gb_run_opts oc;
-        bool remapped = false, auto_held = false, mounted = false;
+        _cleanup_(gb_store_freep) struct gb_store *store = NULL;
+        struct gb_image_config *icfg = NULL;
+        struct gb_rootfs rf = {0};
+        struct gb_create_src src2 = *src;
+        char image_id[GB_DIGEST_LEN] = "";
+        json_t *ic = NULL;
+        bool remapped = false, auto_held = false, mounted = false, image_prepared = false;
         char id[GB_CONTAINER_ID_LEN + 1];
         uid_t root_uid = 0;
         gid_t root_gid = 0;
         json_t *spec = NULL, *doc = NULL;
         int r;
 
-        if (!src->rootfs_dir)
-                return gb_error_set(err, ENOTSUP,
-                                    "Failed to create container: images are not wired in yet; use --rootfs DIR");
+        if (!src->rootfs_dir) {
+                if (!src->image_ref)
+                        return gb_error_set(err, EINVAL, "Failed to create container: no image given");
+                r = gb_store_open(e->cfg.data_root, &store, err);
+                if (r < 0)
+                        return r;
+                r = gb_store_resolve(store, src->image_ref, image_id, err);
+                if (r < 0)
+                        return r == -ENOENT
+                                       ? gb_error_set(err, ENOENT,
+                                                      "Unable to find image '%s' locally; ghostbox does not pull "
+                                                      "from registries: `ghostbox load -i FILE` or `ghostbox import "
+                                                      "FILE %s` it first",
+                                                      src->image_ref, src->image_ref)
+                                       : r;
+                r = gb_store_image_config(store, image_id, &icfg, err);
+                if (r < 0)
+                        return r;
+                ic = image_config_json(icfg);
+                gb_image_config_free(icfg);
+                src2.image_config = ic;
+                src2.image_id = image_id;
+        }
         r = gb_container_new_id(id, err);
-        if (r < 0)
+        if (r < 0) {
+                json_decref(ic);
                 return r;
+        }
         if (o->name && *o->name) {
                 if (!gb_container_name_valid(o->name))
                         return gb_error_set(err, EINVAL,
@@ -712,20 +803,44 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         if (r < 0)
                 goto fail;
 
-        if (mkdir(rootfs, 0755) < 0) {
-                r = gb_error_sys(err, errno, "Failed to create '%s'", rootfs);
-                goto fail_record;
+        if (store) {
+                struct gb_rootfs_opts ro = {
+                        .exec_root = e->cfg.exec_root,
+                        .container_id = id,
+                        .image_id = image_id,
+                        .uids = remapped ? &uids : NULL,
+                        .gids = remapped ? &gids : NULL,
+                        .shift = e->cfg.storage_shift,
+                };
+                r = gb_store_image_ref(store, image_id, id, err);
+                if (r < 0)
+                        goto fail_record;
+                r = gb_rootfs_prepare(store, &ro, &rf, err);
+                if (r < 0) {
+                        (void)gb_store_image_unref(store, image_id, id, NULL);
+                        goto fail_record;
+                }
+                image_prepared = true;
+                mounted = true;
+        } else {
+                if (mkdir(rootfs, 0755) < 0) {
+                        r = gb_error_sys(err, errno, "Failed to create '%s'", rootfs);
+                        goto fail_record;
+                }
+                r = mount_rootfs_dir(src->rootfs_dir, rootfs, remapped ? &uids : NULL, remapped ? &gids : NULL, err);
+                if (r < 0)
+                        goto fail_record;
+                mounted = true;
         }
-        r = mount_rootfs_dir(src->rootfs_dir, rootfs, remapped ? &uids : NULL, remapped ? &gids : NULL, err);
-        if (r < 0)
-                goto fail_record;
-        mounted = true;
         rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0) {
                 r = gb_error_sys(err, errno, "Failed to open '%s'", rootfs);
                 goto fail_record;
         }
-        r = gb_runspec_resolve_user(rootfd, o->user, &user, err);
+        /* -u, else the image's USER. */
+        r = gb_runspec_resolve_user(
+                rootfd, o->user && *o->user ? o->user : json_string_value(json_object_get(src2.image_config, "User")),
+                &user, err);
         if (r < 0)
                 goto fail_record;
 
@@ -756,7 +871,7 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         {
                 struct gb_runspec_in in = {
                         .opts = &oc,
-                        .image_config = src->image_config,
+                        .image_config = src2.image_config,
                         .user = &user,
                         .rootfs = rootfs,
                         .id = id,
@@ -778,7 +893,19 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
                 r = gb_error_sys(err, -r, "Failed to write '%s'", cfgpath);
                 goto fail_record;
         }
-        doc = build_record(id, name, o, src, spec, dir, area, remapped ? &uids : NULL, remapped ? &gids : NULL);
+        doc = build_record(id, name, o, &src2, spec, dir, area, remapped ? &uids : NULL, remapped ? &gids : NULL);
+        if (image_prepared) {
+                json_t *g = json_object_get(doc, "Ghostbox");
+                json_object_set_new(g, "ImageId", json_string(image_id));
+                json_object_set_new(g, "StorageMode", json_string(gb_storage_shift_to_string(rf.mode)));
+                {
+                        _cleanup_free_ char *upper = gb_xasprintf("%s/upper", dir),
+                                            *work = gb_xasprintf("%s/work", dir);
+                        json_object_set_new(
+                                json_object_get(doc, "GraphDriver"), "Data",
+                                json_pack("{s:s, s:s, s:s}", "MergedDir", rf.path, "UpperDir", upper, "WorkDir", work));
+                }
+        }
         {
                 json_t *binds = NULL;
                 json_object_set_new(doc, "Mounts", mounts_json(o, copies, &binds));
@@ -794,10 +921,24 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         gb_run_user_clear(&user);
         free_copies(copies, o->n_mounts);
         free(shift);
+        json_decref(ic);
+        gb_rootfs_done(&rf);
         memcpy(ret_id, id, sizeof(id));
         return 0;
 
 fail_record:
+        if (image_prepared) {
+                struct gb_rootfs_opts ro = {
+                        .exec_root = e->cfg.exec_root,
+                        .container_id = id,
+                        .image_id = image_id,
+                        .uids = remapped ? &uids : NULL,
+                        .gids = remapped ? &gids : NULL,
+                        .shift = rf.mode,
+                };
+                (void)gb_rootfs_release(store, &ro, NULL);
+                (void)gb_store_image_unref(store, image_id, id, NULL);
+        }
         if (mounted)
                 unmount_below(dir);
         (void)gb_container_remove(e->cfg.data_root, c, NULL);
@@ -810,6 +951,8 @@ fail_record:
 fail:
         free_copies(copies, o->n_mounts);
         free(shift);
+        json_decref(ic);
+        gb_rootfs_done(&rf);
         json_decref(spec);
         gb_run_user_clear(&user);
         if (auto_held)
@@ -1104,6 +1247,9 @@ GB_EXPORT int gb_engine_remove(struct gb_engine *e, const char *ref, bool force,
         }
         json_object_set_new(json_object_get(c->doc, "State"), "Status", json_string("removing"));
         (void)gb_container_save(c, NULL);
+        r = release_image_rootfs(e, c, err);
+        if (r < 0)
+                return gb_error_prefix(err, "Failed to remove container %s", c->id);
         unmount_below(c->dir);
         state = gb_monitor_state_dir(e->cfg.exec_root, c->id);
         (void)gb_rm_rf(state);
