@@ -14,14 +14,6 @@
 #include "layer.h"
 #include "util.h"
 
-static char *base;
-
-static void cleanup(void)
-{
-        if (base)
-                (void)rmdir(base);
-}
-
 static size_t count_entries(const char *dir)
 {
         DIR *d = opendir(dir);
@@ -40,16 +32,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct gb_layer_opts opts = {.blob_fd = -1};
         struct gb_layer_info info;
         struct gb_error err = {0};
-        char *layer;
+        char base[] = "/tmp/gb-fuzz-tar.XXXXXX", *layer;
         int in, root;
 
-        if (!base) {
-                char tmpl[] = "/tmp/gb-fuzz-tar.XXXXXX";
-                if (!mkdtemp(tmpl))
-                        abort();
-                base = strdup(tmpl);
-                atexit(cleanup);
-        }
+        /* A fresh parent per input, removed at the end: libFuzzer exits
+         * without running atexit handlers. */
+        if (!mkdtemp(base))
+                abort();
         layer = gb_xasprintf("%s/layer", base);
         in = memfd_create("fuzz", MFD_CLOEXEC);
         if (in < 0 || gb_write_all(in, data, size) < 0 || lseek(in, 0, SEEK_SET) < 0)
@@ -66,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* base holds only "layer" (plus . and ..): anything else escaped. */
         if (count_entries(base) != 3)
                 abort();
-        if (gb_rm_rf(layer) < 0)
+        if (gb_rm_rf(layer) < 0 || rmdir(base) < 0)
                 abort();
         free(layer);
         return 0;
