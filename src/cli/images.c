@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "cli-remap.h"
 #include "store.h"
 #include "util.h"
 #include "verbs.h"
@@ -19,18 +20,19 @@
 
 /* The data root: --data-root, else the default. The config module replaces
  * the fallback with daemon.json's "data-root" (one place to change). */
-const char *cli_data_root(struct gb_cli_ctx *ctx)
-{
-        if (ctx->data_root && ctx->data_root[0])
-                return ctx->data_root;
-        return "/var/lib/ghostbox";
-}
-
+/* The store under daemon.json's data-root (or --data-root). Image verbs
+ * need no remapping: the store is global and never rewritten per range. */
 static int open_store(struct gb_cli_ctx *ctx, struct gb_store **ret)
 {
+        struct gb_config cfg = {0};
         struct gb_error err = {0};
+        int r;
 
-        if (gb_store_open(cli_data_root(ctx), ret, &err) < 0) {
+        if (cli_load_config(ctx, &cfg) < 0)
+                return -1;
+        r = gb_store_open(cfg.data_root, ret, &err);
+        gb_config_done(&cfg);
+        if (r < 0) {
                 cli_errorf("%s", err.msg);
                 return -1;
         }

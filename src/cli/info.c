@@ -12,6 +12,9 @@
 #include <sys/utsname.h>
 
 #include "cleanup.h"
+#include "container.h"
+#include "rootfs.h"
+#include "store.h"
 #include "cli-remap.h"
 #include "userns.h"
 #include "util.h"
@@ -48,6 +51,9 @@ static char *probe_dir(const char *data_root)
 
 int cmd_info(struct gb_cli_ctx *ctx, int argc, char **argv)
 {
+        enum gb_storage_shift mode = GB_STORAGE_SHIFT_IDMAP;
+        char mode_reason[256] = "";
+        size_t n_images = 0, n_containers = 0, n_running = 0;
         static const struct option opts[] = {
                 {"format", required_argument, NULL, 'f'},
                 {"help", no_argument, NULL, 'h'},
@@ -102,6 +108,28 @@ int cmd_info(struct gb_cli_ctx *ctx, int argc, char **argv)
                 maxns[strcspn(maxns, "\n")] = '\0';
         if (uname(&un) < 0)
                 memset(&un, 0, sizeof(un));
+        /* Which root filesystem mode containers get here, and why. */
+        gb_rootfs_probe(cfg.data_root, cfg.storage_shift, &mode, mode_reason, sizeof(mode_reason));
+        {
+                struct gb_store *st = NULL;
+                _cleanup_strv_ char **ids = NULL;
+                if (gb_store_open(cfg.data_root, &st, NULL) == 0) {
+                        struct gb_image_summary *im = NULL;
+                        if (gb_store_list(st, &im, &n_images, NULL) == 0)
+                                gb_image_summaries_free(im, n_images);
+                        gb_store_free(st);
+                }
+                if (gb_container_list(cfg.data_root, &ids, NULL) == 0)
+                        for (char **i = ids; *i; i++) {
+                                struct gb_container *ct = NULL;
+                                n_containers++;
+                                if (gb_container_lookup(cfg.data_root, *i, false, &ct, NULL) == 0) {
+                                        if (strcmp(gb_container_status(ct), "running") == 0)
+                                                n_running++;
+                                        gb_container_free(ct);
+                                }
+                        }
+        }
 
         if (json) {
                 json_t *o = json_object(), *k = json_object(), *remap;
@@ -114,6 +142,11 @@ int cmd_info(struct gb_cli_ctx *ctx, int argc, char **argv)
                 json_object_set_new(o, "exec_root", json_string(cfg.exec_root));
                 json_object_set_new(o, "storage_driver", json_string(cfg.storage_driver));
                 json_object_set_new(o, "storage_shift", json_string(gb_storage_shift_to_string(cfg.storage_shift)));
+                json_object_set_new(o, "storage_mode", json_string(gb_storage_shift_to_string(mode)));
+                json_object_set_new(o, "storage_mode_reason", json_string(mode_reason));
+                json_object_set_new(o, "containers", json_integer((json_int_t)n_containers));
+                json_object_set_new(o, "containers_running", json_integer((json_int_t)n_running));
+                json_object_set_new(o, "images", json_integer((json_int_t)n_images));
                 if (rr < 0) {
                         remap = json_pack("{s:b, s:s, s:s}", "enabled", 1, "spec", cfg.userns_remap, "error", rerr.msg);
                 } else
@@ -144,6 +177,9 @@ int cmd_info(struct gb_cli_ctx *ctx, int argc, char **argv)
         printf("Exec root:      %s\n", cfg.exec_root);
         printf("Storage:        %s, ownership shift %s\n", cfg.storage_driver,
                gb_storage_shift_to_string(cfg.storage_shift));
+        printf("Storage mode:   %s (%s)\n", gb_storage_shift_to_string(mode), mode_reason);
+        printf("Containers:     %zu (%zu running)\n", n_containers, n_running);
+        printf("Images:         %zu\n", n_images);
         printf("User namespace remapping:\n");
         if (rr < 0)
                 printf("  Error:        %s\n", rerr.msg);

@@ -44,8 +44,6 @@ int cmd_audit(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_idmap(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_info(struct gb_cli_ctx *ctx, int argc, char **argv);
 
-/* images.c */
-const char *cli_data_root(struct gb_cli_ctx *ctx);
 int cmd_images(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_import(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_load(struct gb_cli_ctx *ctx, int argc, char **argv);
