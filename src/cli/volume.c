@@ -10,6 +10,7 @@
 #include "cleanup.h"
 #include "cli-engine.h"
 #include "runspec.h"
+#include "store.h"
 #include "util.h"
 #include "volume.h"
 
@@ -24,10 +25,11 @@ static void usage(FILE *f)
                    "  inspect NAME...                show volumes as JSON\n"
                    "  rm [-f] NAME...                remove volumes no container uses\n"
                    "  prune [-f]                     remove every volume no container uses\n"
-                   "  chown [--rootfs DIR] PATH USER[:GROUP]\n"
+                   "  chown [--rootfs DIR|--image IMAGE] PATH USER[:GROUP]\n"
                    "                                 give a host directory to a container user, printing\n"
                    "                                 the arithmetic (container UID u = host UID base+u);\n"
-                   "                                 names resolve through DIR/etc/passwd\n");
+                   "                                 names resolve through the image's (or DIR's)\n"
+                   "                                 /etc/passwd\n");
 }
 
 static int vol_create(struct gb_engine *e, int argc, char **argv)
@@ -165,8 +167,14 @@ static int vol_prune(struct gb_engine *e)
  * has, and a chown of PATH to them. */
 static int vol_chown(struct gb_engine *e, int argc, char **argv)
 {
-        static const struct option opts[] = {{"rootfs", required_argument, NULL, 'r'}, {}};
+        static const struct option opts[] = {
+                {"rootfs", required_argument, NULL, 'r'},
+                {"image", required_argument, NULL, 'i'},
+                {},
+        };
         _cleanup_close_ int rootfd = -EBADF;
+        _cleanup_free_ char *layer_dir = NULL;
+        const char *image = NULL;
         struct gb_run_user u = {0};
         struct gb_error err = {0};
         const char *rootfs = NULL;
@@ -175,17 +183,45 @@ static int vol_chown(struct gb_engine *e, int argc, char **argv)
 
         optind = 0;
         while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-                if (c != 'r')
+                if (c == 'r')
+                        rootfs = optarg;
+                else if (c == 'i')
+                        image = optarg;
+                else
                         return EXIT_ENGINE;
-                rootfs = optarg;
         }
         if (argc - optind != 2) {
-                cli_errorf("usage: ghostbox volume chown [--rootfs DIR] PATH USER[:GROUP]");
+                cli_errorf("usage: ghostbox volume chown [--rootfs DIR | --image IMAGE] PATH USER[:GROUP]");
                 return EXIT_ENGINE;
         }
         if (!e->remap.enabled) {
                 cli_errorf("remapping is off: container IDs are host IDs; use chown directly");
                 return 1;
+        }
+        if (image) {
+                /* The image's /etc/passwd: the topmost layer that has one. */
+                struct gb_store *st = NULL;
+                struct gb_layer_meta *layers = NULL;
+                char id[GB_DIGEST_LEN];
+                size_t n = 0;
+                if (gb_store_open(e->cfg.data_root, &st, &err) < 0 || gb_store_resolve(st, image, id, &err) < 0 ||
+                    gb_store_image_layers(st, id, &layers, &n, &err) < 0) {
+                        cli_errorf("%s", err.msg);
+                        gb_store_free(st);
+                        return 1;
+                }
+                for (size_t i = n; i-- > 0 && !layer_dir;) {
+                        _cleanup_free_ char *p = gb_xasprintf("%s/etc/passwd", layers[i].path);
+                        if (access(p, F_OK) == 0)
+                                layer_dir = gb_xstrdup(layers[i].path);
+                }
+                gb_layer_metas_free(layers, n);
+                gb_store_free(st);
+                if (!layer_dir) {
+                        cli_errorf("image %s has no /etc/passwd: give numeric IDs", image);
+                        return 1;
+                }
+                rootfs = layer_dir;
         }
         rootfd = open(rootfs ? rootfs : "/nonexistent-ghostbox-rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0 && rootfs) {

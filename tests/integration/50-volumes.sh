@@ -50,6 +50,13 @@ check_eq "option 2: www-data's file is owned by base+33 on the host" "400033:400
 check_fails "option 2: www-data cannot write a directory owned by base+0" \
         gb run --rm -u www-data -v "$T/container-write:/data" "${R[@]}" touch /data/x
 
+tar --numeric-owner -C "$T/rootfs" -cf "$T/img.tar" .
+gb import "$T/img.tar" webimg >/dev/null
+mkdir -p "$T/by-image"
+out=$(gb volume chown --image webimg "$T/by-image" www-data)
+check_match "volume chown --image resolves names through the image's /etc/passwd" '^www-data 33 -> host 400033' "$out"
+check_eq "... and chowns to it" "400033:400033" "$(stat -c %u:%g "$T/by-image")"
+
 # --- option 3: named volumes, no chown needed ---------------------------------
 check_eq "volume create" "nginx-data" "$(gb volume create --label tier=web nginx-data)"
 gb run --rm -v nginx-data:/var/log/nginx "${R[@]}" sh -c 'echo log > /var/log/nginx/access.log'
