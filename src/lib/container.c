@@ -167,17 +167,13 @@ static int read_doc(const char *dir, json_t **ret, struct gb_error *err)
 GB_EXPORT int gb_container_lock(struct gb_container *c, struct gb_error *err)
 {
         _cleanup_free_ char *path = gb_xasprintf("%s/lock", c->dir);
-        _cleanup_close_ int fd = -EBADF;
+        int r;
 
         if (c->lock_fd >= 0)
                 return 0;
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return gb_error_sys(err, errno, "Failed to open '%s'", path);
-        while (flock(fd, LOCK_EX) < 0)
-                if (errno != EINTR)
-                        return gb_error_sys(err, errno, "Failed to lock '%s'", path);
-        c->lock_fd = TAKE_FD(fd);
+        r = gb_lock_file(path, &c->lock_fd);
+        if (r < 0)
+                return gb_error_sys(err, -r, "Failed to lock '%s'", path);
         return 0;
 }
 
@@ -258,12 +254,9 @@ static int reserve_name(const char *data_root, const char *name, const char *id,
         r = gb_mkdir_p(dir, 0700);
         if (r < 0)
                 return gb_error_sys(err, -r, "Failed to create '%s'", dir);
-        lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (lock < 0)
-                return gb_error_sys(err, errno, "Failed to open '%s'", lockp);
-        while (flock(lock, LOCK_EX) < 0)
-                if (errno != EINTR)
-                        return gb_error_sys(err, errno, "Failed to lock '%s'", lockp);
+        r = gb_lock_file(lockp, &lock);
+        if (r < 0)
+                return gb_error_sys(err, -r, "Failed to lock '%s'", lockp);
         if (symlink(id, link) == 0)
                 return 0;
         if (errno != EEXIST)

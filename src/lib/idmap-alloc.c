@@ -52,15 +52,10 @@ static bool owner_valid(const char *o)
 static int lock_state(const char *state_path, int *ret_fd, struct gb_error *err)
 {
         _cleanup_free_ char *lock = gb_xasprintf("%s.lock", state_path);
-        _cleanup_close_ int fd = -EBADF;
+        int r = gb_lock_file(lock, ret_fd);
 
-        fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return gb_error_sys(err, errno, "Failed to open lock file '%s'", lock);
-        while (flock(fd, LOCK_EX) < 0)
-                if (errno != EINTR)
-                        return gb_error_sys(err, errno, "Failed to lock '%s'", lock);
-        *ret_fd = TAKE_FD(fd);
+        if (r < 0)
+                return gb_error_sys(err, -r, "Failed to lock '%s'", lock);
         return 0;
 }
 

@@ -8,14 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 
-make_busybox_rootfs "$T/rootfs"
-printf 'root:400000:65536\nghostbox-auto:1000000:2000000\n' >"$T/subuid"
-cp "$T/subuid" "$T/subgid"
-export GHOSTBOX_SUBUID_FILE=$T/subuid GHOSTBOX_SUBGID_FILE=$T/subgid GHOSTBOX_CONFIG=$T/none.json
-G=("$GHOSTBOX" --data-root "$T/data" --exec-root "$T/run" --userns-remap root)
-R=(--rootfs "$T/rootfs")
-gb() { timeout 60 "${G[@]}" "$@"; }
-at_exit 'for c in $("${G[@]}" ps -aq --no-trunc 2>/dev/null); do "${G[@]}" rm -f "$c"; done'
+engine_env
 
 # --- the remapping, and what the host sees ---------------------------------
 out=$(gb run --rm "${R[@]}" cat /proc/self/uid_map)

@@ -6,14 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 
-make_busybox_rootfs "$T/rootfs"
-printf 'root:400000:65536\nghostbox-auto:1000000:8000000\n' >"$T/subuid"
-cp "$T/subuid" "$T/subgid"
-export GHOSTBOX_SUBUID_FILE=$T/subuid GHOSTBOX_SUBGID_FILE=$T/subgid GHOSTBOX_CONFIG=$T/none.json
-G=("$GHOSTBOX" --data-root "$T/data" --exec-root "$T/run" --userns-remap root)
-R=(--rootfs "$T/rootfs")
-gb() { timeout 120 "${G[@]}" "$@"; }
-at_exit 'for c in $("${G[@]}" ps -aq --no-trunc 2>/dev/null); do "${G[@]}" rm -f "$c"; done'
+GB_AUTO_POOL=8000000 GB_TIMEOUT=120
+engine_env
 
 # --- 50 parallel run --rm, mixed --------------------------------------------
 for i in $(seq 1 50); do

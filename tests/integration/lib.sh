@@ -85,25 +85,26 @@ check_match() {
 # make_busybox_rootfs DIR: a minimal root filesystem from busybox-static, with
 # an /etc/passwd that has root, www-data (33) and nobody.
 make_busybox_rootfs() {
-        local d=$1 a
-        mkdir -p "$d"/{bin,sbin,etc,proc,sys,dev,tmp,root,var/www,usr/bin,usr/sbin}
-        chmod 1777 "$d/tmp"
-        cp "$BUSYBOX" "$d/bin/busybox"
-        for a in $("$BUSYBOX" --list); do
-                [ "$a" = busybox ] || ln -sf busybox "$d/bin/$a"
-        done
-        cat >"$d/etc/passwd" <<'PW'
-root:x:0:0:root:/root:/bin/sh
-www-data:x:33:33:www-data:/var/www:/bin/sh
-nobody:x:65534:65534:nobody:/nonexistent:/bin/false
-PW
-        cat >"$d/etc/group" <<'GR'
-root:x:0:
-www-data:x:33:
-nogroup:x:65534:
-GR
-        chown 33:33 "$d/var/www"
+        BUSYBOX=$BUSYBOX bash "$GB_TOP/scripts/busybox-image.sh" --dir "$1"
 }
+
+# engine_env: what the engine tests share. A busybox root at $T/rootfs
+# (R=(--rootfs ...)), throwaway subuid/subgid files (remap user root at
+# 400000+65536, the --userns=auto pool "ghostbox-auto" at 1000000, size
+# $GB_AUTO_POOL), a data and exec root under $T, G=(ghostbox with those),
+# and every container removed at exit.
+engine_env() {
+        make_busybox_rootfs "$T/rootfs"
+        printf 'root:400000:65536\nghostbox-auto:1000000:%s\n' "${GB_AUTO_POOL:-2000000}" >"$T/subuid"
+        cp "$T/subuid" "$T/subgid"
+        export GHOSTBOX_SUBUID_FILE=$T/subuid GHOSTBOX_SUBGID_FILE=$T/subgid GHOSTBOX_CONFIG=$T/none.json
+        G=("$GHOSTBOX" --data-root "$T/data" --exec-root "$T/run" --userns-remap root)
+        R=(--rootfs "$T/rootfs")
+        at_exit 'for c in $("${G[@]}" ps -aq --no-trunc 2>/dev/null); do "${G[@]}" rm -f "$c"; done'
+}
+
+# gb ARGS: ghostbox with the engine_env roots, under a timeout.
+gb() { timeout "${GB_TIMEOUT:-60}" "${G[@]}" "$@"; }
 
 require_root() {
         if [ "$(id -u)" -ne 0 ]; then

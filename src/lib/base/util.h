@@ -50,5 +50,10 @@ char *gb_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * which a forked child of a single-threaded process may use. */
 void gb_close_from(int first);
 
+/* Open (creating, mode 0600, never following a symlink) and flock(LOCK_EX)
+ * the lock file at path; *ret_fd holds the lock until closed. -errno on
+ * failure. */
+int gb_lock_file(const char *path, int *ret_fd);
+
 /* Length of a NULL-terminated string vector. */
 size_t gb_strv_len(char *const *v);
