@@ -152,6 +152,23 @@ GB_EXPORT int gb_engine_auto_pool(const struct gb_engine *e, struct gb_idmap *ui
         return r;
 }
 
+static bool registered(const char *owner, void *data)
+{
+        const struct gb_engine *e = data;
+        _cleanup_free_ char *p = gb_xasprintf("%s/containers/%s", e->cfg.data_root, owner);
+
+        return access(p, F_OK) == 0 || errno != ENOENT;
+}
+
+/* Reservations of creates that died before registering their container. */
+static void reclaim_auto(struct gb_engine *e, const char *state)
+{
+        const char *age = getenv("GHOSTBOX_AUTO_RECLAIM_AGE");
+        int64_t min_age = age ? strtoll(age, NULL, 10) : 60;
+
+        (void)gb_auto_reclaim(state, registered, e, min_age, NULL);
+}
+
 static int alloc_auto(struct gb_engine *e, const char *id, uint32_t size, struct gb_idmap *uids, struct gb_idmap *gids,
                       struct gb_error *err)
 {
@@ -174,10 +191,12 @@ static int alloc_auto(struct gb_engine *e, const char *id, uint32_t size, struct
                                     "range in both files",
                                     (unsigned long long)gb_idmap_size(&upool),
                                     (unsigned long long)gb_idmap_size(&gpool), size);
+        gstate = gb_xasprintf("%s/userns-auto-gid.json", e->cfg.data_root);
+        reclaim_auto(e, state);
+        reclaim_auto(e, gstate);
         r = gb_auto_alloc(state, &upool, id, size, uids, err);
         if (r < 0)
                 return r;
-        gstate = gb_xasprintf("%s/userns-auto-gid.json", e->cfg.data_root);
         r = gb_auto_alloc(gstate, &gpool, id, size, gids, err);
         if (r < 0)
                 (void)gb_auto_release(state, id, NULL);
@@ -504,8 +523,18 @@ static int release_image_rootfs(struct gb_engine *e, struct gb_container *c, str
                 ro.uids = &uids;
                 ro.gids = &gids;
         }
-        ro.shift = mode && strcmp(mode, "chown") == 0 ? GB_STORAGE_SHIFT_CHOWN : GB_STORAGE_SHIFT_IDMAP;
-        r = gb_rootfs_release(store, &ro, err);
+        if (mode && *mode) {
+                ro.shift = strcmp(mode, "chown") == 0 ? GB_STORAGE_SHIFT_CHOWN : GB_STORAGE_SHIFT_IDMAP;
+                r = gb_rootfs_release(store, &ro, err);
+        } else {
+                /* A create that died inside prepare never recorded the
+                 * mode: release is idempotent, so undo either. */
+                ro.shift = GB_STORAGE_SHIFT_IDMAP;
+                r = gb_rootfs_release(store, &ro, err);
+                ro.shift = GB_STORAGE_SHIFT_CHOWN;
+                if (r >= 0)
+                        r = gb_rootfs_release(store, &ro, err);
+        }
         if (r < 0)
                 return r;
         return gb_store_image_unref(store, image_id, c->id, err);
@@ -762,6 +791,7 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
                         return r;
                 auto_held = true;
                 remapped = true;
+                gb_crash_point("create:after-auto-alloc");
                 break;
         }
         r = gb_runspec_check(o, remapped, err);
@@ -785,8 +815,16 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         /* A generated name may collide with a live one (Docker's word lists
          * are finite too): draw again, then add digits, as Docker does. */
         for (int attempt = 0;; attempt++) {
-                doc = json_pack("{s:s, s:s, s:s, s:{s:s}}", "Id", id, "Name", name, "Created", "", "State", "Status",
-                                "creating");
+                /* The placeholder already says what to undo after a crash:
+                 * the image (its reference and root filesystem), the maps,
+                 * and whether the range is an --userns=auto one. */
+                doc = json_pack("{s:s, s:s, s:s, s:{s:s}, s:{s:s}, s:{s:s, s:o, s:o}}", "Id", id, "Name", name,
+                                "Created", "", "State", "Status", "creating", "HostConfig", "UsernsMode",
+                                o->userns == GB_USERNS_AUTO   ? "auto"
+                                : o->userns == GB_USERNS_HOST ? "host"
+                                                              : "",
+                                "Ghostbox", "ImageId", image_id, "UidMap", remapped ? idmap_json(&uids) : json_array(),
+                                "GidMap", remapped ? idmap_json(&gids) : json_array());
                 r = gb_container_create(e->cfg.data_root, area, root_uid, root_gid, doc, &c, err);
                 json_decref(doc);
                 doc = NULL;
@@ -802,6 +840,7 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         }
         if (r < 0)
                 goto fail;
+        gb_crash_point("create:after-record");
 
         if (store) {
                 struct gb_rootfs_opts ro = {
@@ -832,6 +871,7 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
                         goto fail_record;
                 mounted = true;
         }
+        gb_crash_point("create:after-rootfs");
         rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0) {
                 r = gb_error_sys(err, errno, "Failed to open '%s'", rootfs);
@@ -914,6 +954,7 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         json_decref(c->doc);
         c->doc = doc;
         doc = NULL;
+        gb_crash_point("create:before-final-record");
         r = gb_container_save(c, err);
         if (r < 0)
                 goto fail_record;
@@ -1105,6 +1146,7 @@ GB_EXPORT int gb_engine_start(struct gb_engine *e, const char *ref, unsigned att
                              e->cfg.data_root, e->cfg.exec_root, c->id, &mon, err);
         if (r < 0)
                 return gb_error_prefix(err, "Failed to start container %.12s", c->id);
+        gb_crash_point("start:after-monitor");
         r = gb_container_reload(c, err);
         if (r < 0)
                 goto kill_it;
@@ -1247,9 +1289,11 @@ GB_EXPORT int gb_engine_remove(struct gb_engine *e, const char *ref, bool force,
         }
         json_object_set_new(json_object_get(c->doc, "State"), "Status", json_string("removing"));
         (void)gb_container_save(c, NULL);
+        gb_crash_point("rm:after-status");
         r = release_image_rootfs(e, c, err);
         if (r < 0)
                 return gb_error_prefix(err, "Failed to remove container %s", c->id);
+        gb_crash_point("rm:after-release");
         unmount_below(c->dir);
         state = gb_monitor_state_dir(e->cfg.exec_root, c->id);
         (void)gb_rm_rf(state);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -18,6 +19,7 @@ struct reservation {
         char *owner;
         uint64_t offset;
         uint32_t size;
+        int64_t created; /* unix seconds; 0 in files written before it existed */
 };
 
 struct state {
@@ -95,7 +97,8 @@ static int load_state(const char *path, struct state *s, struct gb_error *err)
                         return gb_error_set(err, EINVAL, "Failed to parse '%s': reservation %zu is malformed", path, i);
                 }
                 s->r[s->n++] = (struct reservation){gb_xstrdup(json_string_value(o)), (uint64_t)json_integer_value(off),
-                                                    (uint32_t)json_integer_value(sz)};
+                                                    (uint32_t)json_integer_value(sz),
+                                                    json_integer_value(json_object_get(e, "created"))};
         }
         json_decref(root);
         return 0;
@@ -108,8 +111,9 @@ static int save_state(const char *path, const struct state *s, struct gb_error *
         int r;
 
         for (size_t i = 0; i < s->n; i++)
-                json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "owner", s->r[i].owner, "offset",
-                                                     (json_int_t)s->r[i].offset, "size", (json_int_t)s->r[i].size));
+                json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I}", "owner", s->r[i].owner, "offset",
+                                                     (json_int_t)s->r[i].offset, "size", (json_int_t)s->r[i].size,
+                                                     "created", (json_int_t)s->r[i].created));
         json_object_set_new(root, "reservations", arr);
         text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
         json_decref(root);
@@ -215,7 +219,7 @@ GB_EXPORT int gb_auto_alloc(const char *state_path, const struct gb_idmap *pool,
                                     GB_IDMAP_MAX);
         }
         s.r = gb_xrealloc(s.r, (s.n + 1) * sizeof(*s.r));
-        s.r[s.n++] = (struct reservation){gb_xstrdup(owner), cand, size};
+        s.r[s.n++] = (struct reservation){gb_xstrdup(owner), cand, size, (int64_t)time(NULL)};
         r = save_state(state_path, &s, err);
         state_clear(&s);
         if (r < 0)
@@ -274,4 +278,37 @@ GB_EXPORT int gb_auto_lookup(const char *state_path, const struct gb_idmap *pool
                 }
         state_clear(&s);
         return r;
+}
+
+GB_EXPORT int gb_auto_reclaim(const char *state_path, bool (*alive)(const char *owner, void *data), void *data,
+                              int64_t min_age, struct gb_error *err)
+{
+        _cleanup_close_ int lock = -EBADF;
+        struct state s = {0};
+        int64_t now = (int64_t)time(NULL);
+        size_t kept = 0;
+        int r;
+
+        r = lock_state(state_path, &lock, err);
+        if (r < 0)
+                return r;
+        r = load_state(state_path, &s, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < s.n; i++) {
+                /* Young reservations may belong to a create in progress. */
+                if (now - s.r[i].created < min_age || alive(s.r[i].owner, data))
+                        s.r[kept++] = s.r[i];
+                else
+                        free(s.r[i].owner);
+        }
+        if (kept != s.n) {
+                int dropped = (int)(s.n - kept);
+                s.n = kept;
+                r = save_state(state_path, &s, err);
+                state_clear(&s);
+                return r < 0 ? r : dropped;
+        }
+        state_clear(&s);
+        return 0;
 }

@@ -10,6 +10,7 @@
  * then becomes a multi-line map. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -32,6 +33,12 @@ int gb_auto_release(const char *state_path, const char *owner, struct gb_error *
 /* Look up owner's reservation: 0 and *ret_map filled, or -ENOENT. */
 int gb_auto_lookup(const char *state_path, const struct gb_idmap *pool, const char *owner, struct gb_idmap *ret_map,
                    struct gb_error *err);
+
+/* Drop reservations older than min_age seconds whose owner alive() says is
+ * gone (a create that crashed between reserving and registering). Returns
+ * how many were dropped. */
+int gb_auto_reclaim(const char *state_path, bool (*alive)(const char *owner, void *data), void *data, int64_t min_age,
+                    struct gb_error *err);
 
 /* Turn a [offset, offset+size) slice of the pool's ID space into a map with
  * container IDs starting at 0. -ERANGE when the slice runs past the pool. */

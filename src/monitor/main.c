@@ -229,6 +229,7 @@ static void do_start(struct monitor *m, int fd)
                 return;
         }
         m->started = true;
+        gb_crash_point("monitor:after-start");
         now = gb_timestamp_now();
         json_t *st = json_pack("{s:s, s:b, s:s}", "Status", "running", "Running", 1, "StartedAt", now);
         if (update_record(m, st, NULL, &err) < 0) {
@@ -611,6 +612,7 @@ int main(int argc, char **argv)
                 report_ready(err.code, err.msg);
                 return 125;
         }
+        gb_crash_point("monitor:before-ready");
         report_ready(0, NULL);
         run_loop(&m);
         gb_log_close(&m.log);

@@ -158,6 +158,29 @@ static void test_concurrent(void **state)
                         assert_false(gb_idmap_overlaps_host(&maps[i], &maps[j]));
 }
 
+static bool only_a(const char *owner, void *data)
+{
+        return strcmp(owner, "a") == 0;
+}
+
+/* A create that crashed after reserving leaves an owner that never
+ * registered: reclaim drops it, but only once it is old enough. */
+static void test_reclaim(void **state)
+{
+        struct fixture *f = *state;
+        struct gb_idmap pool = {0}, m;
+        struct gb_error err = {0};
+
+        assert_int_equal(gb_idmap_add(&pool, 0, 1000000, 65536 * 4), 0);
+        assert_int_equal(gb_auto_alloc(f->state, &pool, "a", 65536, &m, &err), 0);
+        assert_int_equal(gb_auto_alloc(f->state, &pool, "b", 65536, &m, &err), 0);
+        assert_int_equal(gb_auto_reclaim(f->state, only_a, NULL, 3600, &err), 0);
+        assert_int_equal(gb_auto_lookup(f->state, &pool, "b", &m, &err), 0);
+        assert_int_equal(gb_auto_reclaim(f->state, only_a, NULL, 0, &err), 1);
+        assert_int_equal(gb_auto_lookup(f->state, &pool, "b", &m, &err), -ENOENT);
+        assert_int_equal(gb_auto_lookup(f->state, &pool, "a", &m, &err), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -166,6 +189,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_span_ranges, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_corrupt_state, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reclaim, setup, teardown),
         };
         return cmocka_run_group_tests_name("idmap-alloc", tests, NULL, NULL);
 }

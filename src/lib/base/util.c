@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,4 +344,12 @@ GB_EXPORT int gb_lock_file(const char *path, int *ret_fd)
                         return -errno;
         *ret_fd = TAKE_FD(fd);
         return 0;
+}
+
+GB_EXPORT void gb_crash_point(const char *name)
+{
+        const char *at = getenv("GHOSTBOX_TEST_CRASH_AT");
+
+        if (at && strcmp(at, name) == 0)
+                (void)raise(SIGKILL);
 }

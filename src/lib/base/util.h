@@ -55,5 +55,11 @@ void gb_close_from(int first);
  * failure. */
 int gb_lock_file(const char *path, int *ret_fd);
 
+/* Fault injection for tests: when $GHOSTBOX_TEST_CRASH_AT names this
+ * point, the process SIGKILLs itself here, as a crash or an OOM kill would.
+ * The fault tests use it to prove that every step can be interrupted and
+ * recovered from; it does nothing unless the variable is set. */
+void gb_crash_point(const char *name);
+
 /* Length of a NULL-terminated string vector. */
 size_t gb_strv_len(char *const *v);
