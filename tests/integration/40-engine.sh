@@ -123,7 +123,9 @@ check_eq "... with 20 distinct ranges" 20 "$(uniq <<<"$bases" | wc -l)"
 overlap=$(awk 'NR>1 && $1-prev < 65536 {print "overlap at " $1} {prev=$1}' <<<"$bases")
 check_eq "... none overlapping" "" "$overlap"
 p1=$(gb inspect -f '{{.State.Pid}}' auto1)
-check_match "host sees an auto container's root in its own range" '^1[0-9]{6}$' "$(ps -o uid= -p "$p1" | tr -d ' ')"
+b1=$(gb inspect -f '{{json .Ghostbox.UidMap}}' auto1 | sed -n 's/.*"HostID":\([0-9]*\).*/\1/p')
+check_eq "host sees an auto container's root as the base of its own range" "$b1" "$(ps -o uid= -p "$p1" | tr -d ' ')"
+check_match "... which lies in the ghostbox-auto pool" '^[12][0-9]{6}$' "$b1"
 for i in $(seq 1 20); do gb rm -f auto$i >/dev/null; done
 check_eq "rm releases auto ranges" '{"reservations":[]}' "$(tr -d ' \n' <"$T/data/userns-auto.json")"
 
