@@ -103,13 +103,13 @@ int rt_parse_create_opts(int argc, char **argv, bool is_run, struct rt_create_op
 int rt_create_container(struct rt_ctx *ctx, const struct rt_create_opts *o, bool exec_now, struct rt_created *ret)
 {
         _cleanup_(gb_spec_freep) struct gb_spec *spec = NULL;
-        _cleanup_free_ char *bundle = NULL, *cfg = NULL, *rootfs = NULL, *dir = NULL, *fifo = NULL, *raw = NULL,
-                            *cfg_copy = NULL;
+        _cleanup_free_ char *bundle = NULL, *cfg = NULL, *rootfs = NULL, *dir = NULL, *fifo = NULL, *raw = NULL;
         _cleanup_close_ int fifo_fd = -EBADF, console = -EBADF;
         struct gb_error err = {0};
         struct gb_sandbox sb = {.pidfd = -EBADF};
         struct rt_state st = {.dirfd = -EBADF};
         size_t raw_len = 0;
+        json_t *config = NULL;
         bool made_dir = false;
         int r;
 
@@ -122,8 +122,16 @@ int rt_create_container(struct rt_ctx *ctx, const struct rt_create_opts *o, bool
         r = gb_read_file_at(AT_FDCWD, cfg, 16 << 20, &raw, &raw_len);
         if (r < 0)
                 return rt_error(ctx, "Failed to read '%s': %s", cfg, strerror(-r));
-        if (gb_spec_load_data(raw, raw_len, "config.json", &spec, &err) < 0)
+        {
+                json_error_t je;
+                config = json_loadb(raw, raw_len, JSON_REJECT_DUPLICATES, &je);
+                if (!config)
+                        return rt_error(ctx, "config.json: line %d column %d: %s", je.line, je.column, je.text);
+        }
+        if (gb_spec_from_json(config, "config.json", &spec, &err) < 0) {
+                json_decref(config);
                 return rt_error(ctx, "%s", err.msg);
+        }
         /* CVE-2019-5736: may re-exec this command from a sealed copy. */
         if (rt_protect_exe(ctx, spec, &err) < 0)
                 return rt_error(ctx, "%s", err.msg);
@@ -155,11 +163,6 @@ int rt_create_container(struct rt_ctx *ctx, const struct rt_create_opts *o, bool
         st.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (st.dirfd < 0) {
                 r = rt_error(ctx, "Failed to open '%s': %s", dir, strerror(errno));
-                goto fail;
-        }
-        cfg_copy = rt_container_path(ctx, o->id, "config.json");
-        if ((r = rt_write_atomic(cfg_copy, raw, raw_len, 0600)) < 0) {
-                r = rt_error(ctx, "Failed to write '%s': %s", cfg_copy, strerror(-r));
                 goto fail;
         }
         if (!exec_now) {
@@ -199,6 +202,7 @@ int rt_create_container(struct rt_ctx *ctx, const struct rt_create_opts *o, bool
         st.rootfs = TAKE_PTR(rootfs);
         st.created = now_rfc3339();
         st.annotations = spec->annotations ? json_incref(spec->annotations) : NULL;
+        st.config = TAKE_PTR(config);
         if (rt_state_save(ctx, &st, &err) < 0 || (o->pid_file && rt_write_pid_file(o->pid_file, sb.pid, &err) < 0)) {
                 r = rt_error(ctx, "%s", err.msg);
                 goto fail;
@@ -213,6 +217,7 @@ fail:
                 close(sb.pidfd);
         }
         rt_state_done(&st);
+        json_decref(config);
         if (made_dir)
                 (void)rt_state_remove(ctx, o->id);
         return r ? r : 1;
