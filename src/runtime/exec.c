@@ -171,6 +171,8 @@ int rt_exec(struct rt_ctx *ctx, int argc, char **argv)
                 proc.rlimits = b->n_rlimits ? memcpy(gb_xcalloc(b->n_rlimits, sizeof(*b->rlimits)), b->rlimits,
                                                      b->n_rlimits * sizeof(*b->rlimits))
                                             : NULL;
+                proc.apparmor_profile = b->apparmor_profile ? gb_xstrdup(b->apparmor_profile) : NULL;
+                proc.selinux_label = b->selinux_label ? gb_xstrdup(b->selinux_label) : NULL;
                 proc.terminal = tty;
                 if (user && parse_user(user, &proc) < 0) {
                         gb_spec_process_done(&proc);
