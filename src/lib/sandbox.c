@@ -206,6 +206,14 @@ static int close_fds(unsigned preserve, int keep, struct gb_error *err)
         return 0;
 }
 
+static int setup_stdio(const int *stdio, struct gb_error *err)
+{
+        for (int i = 0; stdio && i < 3; i++)
+                if (stdio[i] != i && dup2(stdio[i], i) < 0)
+                        return gb_error_sys(err, errno, "Failed to set up fd %d of the process", i);
+        return 0;
+}
+
 static int enter_cwd(const char *cwd, struct gb_error *err)
 {
         char buf[PATH_MAX];
@@ -301,6 +309,8 @@ static _Noreturn void init_main(const struct child_args *a)
                             a->o->no_pivot, &err) < 0)
                 child_fail(a->sock, &err);
         if (gb_mounts_finish(s, &err) < 0)
+                child_fail(a->sock, &err);
+        if (setup_stdio(a->o->stdio, &err) < 0)
                 child_fail(a->sock, &err);
         if (s->process.terminal && setup_console(&s->process, a->o->console_socket_fd, &err) < 0)
                 child_fail(a->sock, &err);
@@ -644,6 +654,8 @@ static _Noreturn void exec_main(const struct exec_args *a)
                         child_fail(a->sock, &err);
                 }
         }
+        if (setup_stdio(a->o->stdio, &err) < 0)
+                child_fail(a->sock, &err);
         if (p->terminal && setup_console(p, a->o->console_socket_fd, &err) < 0)
                 child_fail(a->sock, &err);
         r = gb_find_executable(p->args[0], p->env, exe, sizeof(exe));

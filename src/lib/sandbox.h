@@ -39,6 +39,7 @@ struct gb_sandbox_opts {
         int exec_fifo_fd;      /* -1: exec right away; else an O_PATH fd of a FIFO: wait for start */
         int console_socket_fd; /* -1, or a connected AF_UNIX socket that gets the pty master */
         unsigned preserve_fds; /* fds 3..3+n-1 are passed to the process */
+        const int *stdio;      /* NULL: inherit 0-2; else 3 fds that become the process's 0, 1, 2 */
 };
 
 struct gb_sandbox {
@@ -62,6 +63,7 @@ struct gb_exec_opts {
         const char *label;
         int console_socket_fd; /* -1 or socket for the pty master */
         unsigned preserve_fds;
+        const int *stdio; /* as in gb_sandbox_opts */
 };
 
 /* Run process inside the container of init_pidfd: join its namespaces and
