@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <sys/wait.h>
@@ -58,6 +59,7 @@ int rt_parse_create_opts(int argc, char **argv, bool is_run, struct rt_create_op
 
         memset(o, 0, sizeof(*o));
         o->bundle = ".";
+        o->console_fd = -1;
         while ((c = getopt_long(argc, argv, is_run ? "+b:d" : "+b:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'b':
@@ -146,9 +148,22 @@ int rt_create_container(struct rt_ctx *ctx, const struct rt_create_opts *o, bool
         }
         if (o->console_socket && rt_connect_console(o->console_socket, &console, &err) < 0)
                 return rt_error(ctx, "%s", err.msg);
-        if (spec->process.terminal && !o->console_socket)
-                return rt_error(ctx, "process.terminal is true: pass --console-socket (ghostbox-runtime does not "
-                                     "proxy a terminal itself)");
+        if (!o->console_socket && o->console_fd >= 0 && spec->process.terminal) {
+                struct winsize ws;
+                console = fcntl(o->console_fd, F_DUPFD_CLOEXEC, 3);
+                if (console < 0)
+                        return rt_error(ctx, "Failed to dup the console socket: %s", strerror(errno));
+                /* run proxies the pty: the process starts with our terminal's
+                 * size unless the config sets one. */
+                if (!spec->process.console_height && !spec->process.console_width &&
+                    ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
+                        spec->process.console_height = ws.ws_row;
+                        spec->process.console_width = ws.ws_col;
+                }
+        }
+        if (spec->process.terminal && console < 0)
+                return rt_error(ctx, "process.terminal is true: pass --console-socket (only run without "
+                                     "--detach proxies a terminal itself)");
 
         r = gb_mkdir_p(ctx->root, 0700);
         if (r < 0)
