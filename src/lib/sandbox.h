@@ -68,9 +68,9 @@ struct gb_exec_opts {
 
 /* Run process inside the container of init_pidfd: join its namespaces and
  * root, apply the process's user/caps/rlimits and the container's seccomp,
- * exec. Returns once execve() succeeded. Sets the caller's pid namespace
- * for children (setns(CLONE_NEWPID) only changes that), so the new process
- * is created directly in the container's pid namespace with no double fork. */
+ * exec. Returns once execve() succeeded. The caller's pid namespace for
+ * children is switched to the container's around the clone (and back), so
+ * the new process is created directly in it with no double fork. */
 int gb_sandbox_exec(const struct gb_exec_opts *o, struct gb_sandbox *ret, struct gb_error *err);
 
 /* Look up argv0 in PATH from env (as execvp would), inside the current root.
