@@ -206,6 +206,14 @@ static int close_fds(unsigned preserve, int keep, struct gb_error *err)
         return 0;
 }
 
+static int setup_stdio(const int *stdio, struct gb_error *err)
+{
+        for (int i = 0; stdio && i < 3; i++)
+                if (stdio[i] != i && dup2(stdio[i], i) < 0)
+                        return gb_error_sys(err, errno, "Failed to set up fd %d of the process", i);
+        return 0;
+}
+
 static int enter_cwd(const char *cwd, struct gb_error *err)
 {
         char buf[PATH_MAX];
@@ -301,6 +309,8 @@ static _Noreturn void init_main(const struct child_args *a)
                             a->o->no_pivot, &err) < 0)
                 child_fail(a->sock, &err);
         if (gb_mounts_finish(s, &err) < 0)
+                child_fail(a->sock, &err);
+        if (setup_stdio(a->o->stdio, &err) < 0)
                 child_fail(a->sock, &err);
         if (s->process.terminal && setup_console(&s->process, a->o->console_socket_fd, &err) < 0)
                 child_fail(a->sock, &err);
@@ -644,6 +654,8 @@ static _Noreturn void exec_main(const struct exec_args *a)
                         child_fail(a->sock, &err);
                 }
         }
+        if (setup_stdio(a->o->stdio, &err) < 0)
+                child_fail(a->sock, &err);
         if (p->terminal && setup_console(p, a->o->console_socket_fd, &err) < 0)
                 child_fail(a->sock, &err);
         r = gb_find_executable(p->args[0], p->env, exe, sizeof(exe));
@@ -668,7 +680,7 @@ GB_EXPORT int gb_sandbox_exec(const struct gb_exec_opts *o, struct gb_sandbox *r
         };
         const char *label = o->label ? o->label : "process";
         struct gb_security sec = {0};
-        _cleanup_close_ int psock = -EBADF, csock = -EBADF, pidfd = -EBADF, rootfd = -EBADF;
+        _cleanup_close_ int psock = -EBADF, csock = -EBADF, pidfd = -EBADF, rootfd = -EBADF, saved_pidns = -EBADF;
         _cleanup_pid_ pid_t pid = 0;
         struct exec_args a = {.o = o};
         char path[64];
@@ -693,11 +705,16 @@ GB_EXPORT int gb_sandbox_exec(const struct gb_exec_opts *o, struct gb_sandbox *r
         }
         a.rootfd = rootfd;
         /* setns(CLONE_NEWPID) moves only our future children: the clone
-         * below lands in the container's pid namespace directly. */
+         * below lands in the container's pid namespace directly, and we
+         * move back right after (our own pid namespace is always a valid
+         * target), so later forks of the caller stay on the host. */
         r = ns_differs(o->init_pid, "pid");
-        if (r > 0 && setns(o->init_pidfd, CLONE_NEWPID) < 0) {
-                r = gb_error_sys(err, errno, "Failed to join the container's pid namespace");
-                goto out;
+        if (r > 0) {
+                saved_pidns = open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
+                if (saved_pidns < 0 || setns(o->init_pidfd, CLONE_NEWPID) < 0) {
+                        r = gb_error_sys(err, errno, "Failed to join the container's pid namespace");
+                        goto out;
+                }
         }
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
                 r = gb_error_sys(err, errno, "Failed to create the sync socket");
@@ -706,6 +723,10 @@ GB_EXPORT int gb_sandbox_exec(const struct gb_exec_opts *o, struct gb_sandbox *r
         psock = sv[0];
         csock = sv[1];
         pid = clone_child(0, &pidfd);
+        if (pid != 0 && saved_pidns >= 0 && setns(saved_pidns, CLONE_NEWPID) < 0) {
+                r = gb_error_sys(err, errno, "Failed to return to the host's pid namespace");
+                goto out;
+        }
         if (pid < 0) {
                 pid = 0;
                 r = gb_error_sys(err, errno, "Failed to create the process");

@@ -39,6 +39,7 @@ struct gb_sandbox_opts {
         int exec_fifo_fd;      /* -1: exec right away; else an O_PATH fd of a FIFO: wait for start */
         int console_socket_fd; /* -1, or a connected AF_UNIX socket that gets the pty master */
         unsigned preserve_fds; /* fds 3..3+n-1 are passed to the process */
+        const int *stdio;      /* NULL: inherit 0-2; else 3 fds that become the process's 0, 1, 2 */
 };
 
 struct gb_sandbox {
@@ -62,13 +63,14 @@ struct gb_exec_opts {
         const char *label;
         int console_socket_fd; /* -1 or socket for the pty master */
         unsigned preserve_fds;
+        const int *stdio; /* as in gb_sandbox_opts */
 };
 
 /* Run process inside the container of init_pidfd: join its namespaces and
  * root, apply the process's user/caps/rlimits and the container's seccomp,
- * exec. Returns once execve() succeeded. Sets the caller's pid namespace
- * for children (setns(CLONE_NEWPID) only changes that), so the new process
- * is created directly in the container's pid namespace with no double fork. */
+ * exec. Returns once execve() succeeded. The caller's pid namespace for
+ * children is switched to the container's around the clone (and back), so
+ * the new process is created directly in it with no double fork. */
 int gb_sandbox_exec(const struct gb_exec_opts *o, struct gb_sandbox *ret, struct gb_error *err);
 
 /* Look up argv0 in PATH from env (as execvp would), inside the current root.

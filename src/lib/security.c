@@ -102,6 +102,54 @@ static int compile_seccomp(const struct gb_spec_seccomp *sc, const char *label, 
         return 0;
 }
 
+static bool lsm_enabled(const char *param_file, const char *want)
+{
+        _cleanup_free_ char *buf = NULL;
+
+        if (gb_read_file_at(AT_FDCWD, param_file, 4096, &buf, NULL) < 0)
+                return false;
+        return !want || strstr(buf, want);
+}
+
+/* AppArmor/SELinux: applied with a write to the exec attribute right before
+ * execve, as runc does. On a host without that LSM the label cannot apply:
+ * warn (runc does the same) rather than make the runtime unusable for
+ * engines that always send one (Docker's "docker-default"). */
+static int prepare_lsm(const struct gb_spec_process *p, const char *label, struct gb_security *s, struct gb_error *err)
+{
+        if (p->apparmor_profile && *p->apparmor_profile) {
+                if (!lsm_enabled("/sys/module/apparmor/parameters/enabled", "Y")) {
+                        gb_warn("%s: process.apparmorProfile: AppArmor is not enabled on this host; '%s' not applied",
+                                label, p->apparmor_profile);
+                } else {
+                        int n = snprintf(s->lsm_label, sizeof(s->lsm_label), "exec %s", p->apparmor_profile);
+                        if (n < 0 || (size_t)n >= sizeof(s->lsm_label))
+                                return gb_error_set(err, ENAMETOOLONG, "%s: process.apparmorProfile: too long", label);
+                        (void)snprintf(s->lsm_attr_path, sizeof(s->lsm_attr_path), "%s",
+                                       access("/proc/self/attr/apparmor/exec", F_OK) == 0
+                                               ? "/proc/self/attr/apparmor/exec"
+                                               : "/proc/self/attr/exec");
+                }
+        }
+        if (p->selinux_label && *p->selinux_label) {
+                if (s->lsm_label[0])
+                        return gb_error_set(err, EINVAL,
+                                            "%s: process.selinuxLabel: cannot be combined with an "
+                                            "AppArmor profile",
+                                            label);
+                if (!lsm_enabled("/sys/fs/selinux/enforce", NULL)) {
+                        gb_warn("%s: process.selinuxLabel: SELinux is not enabled on this host; '%s' not applied",
+                                label, p->selinux_label);
+                } else {
+                        int n = snprintf(s->lsm_label, sizeof(s->lsm_label), "%s", p->selinux_label);
+                        if (n < 0 || (size_t)n >= sizeof(s->lsm_label))
+                                return gb_error_set(err, ENAMETOOLONG, "%s: process.selinuxLabel: too long", label);
+                        (void)snprintf(s->lsm_attr_path, sizeof(s->lsm_attr_path), "/proc/self/attr/exec");
+                }
+        }
+        return 0;
+}
+
 GB_EXPORT int gb_security_prepare(const struct gb_spec_process *p, const struct gb_spec_seccomp *sc, bool new_userns,
                                   const char *label, struct gb_security *ret, struct gb_error *err)
 {
@@ -155,6 +203,9 @@ GB_EXPORT int gb_security_prepare(const struct gb_spec_process *p, const struct 
                                                     (unsigned long long)cur.rlim_max);
                 }
         }
+        r = prepare_lsm(p, label, &s, err);
+        if (r < 0)
+                return r;
         if (sc) {
                 r = compile_seccomp(sc, label, &s, err);
                 if (r < 0)
@@ -273,6 +324,19 @@ GB_EXPORT int gb_security_apply(const struct gb_spec_process *p, const struct gb
                                                     "Failed to raise ambient %s (it must also be permitted and "
                                                     "inheritable)",
                                                     gb_cap_name(cap));
+        }
+        if (s->lsm_label[0]) {
+                int fd = open(s->lsm_attr_path, O_WRONLY | O_CLOEXEC);
+                if (fd < 0 || write(fd, s->lsm_label, strlen(s->lsm_label)) < 0) {
+                        int e = errno;
+                        if (fd >= 0)
+                                close(fd);
+                        return gb_error_sys(err, e,
+                                            "Failed to set the LSM label '%s' via '%s' (is the profile "
+                                            "loaded?)",
+                                            s->lsm_label, s->lsm_attr_path);
+                }
+                close(fd);
         }
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return gb_error_sys(err, errno, "Failed to set no_new_privs");

@@ -19,6 +19,10 @@ struct gb_security {
         struct sock_fprog seccomp; /* .filter NULL = no filter */
         unsigned seccomp_flags;
         int last_cap;
+        /* What to write to /proc/self/attr/.../exec before execve: the LSM
+         * label the process gets at exec. Empty = none. */
+        char lsm_attr_path[64];
+        char lsm_label[512];
 };
 
 /* new_userns: the process will run in a user namespace the sandbox creates

@@ -502,14 +502,19 @@ static int parse_process_obj(struct ctx *c, json_t *o, const char *path, struct 
                 p->has_oom_score_adj = true;
                 p->oom_score_adj = (int)json_integer_value(v);
         }
-        /* LSM labels would need AppArmor/SELinux support: running without
-         * the label the caller asked for would weaken the container. */
-        for (const char *const *f = (const char *const[]){"apparmorProfile", "selinuxLabel", NULL}; *f; f++) {
-                v = json_object_get(o, *f);
-                if (v && !(json_is_string(v) && !*json_string_value(v))) {
-                        sub(q, path, *f);
-                        return perr(c, q, "not supported by ghostbox (no LSM support); remove the field");
-                }
+        /* LSM labels are applied at exec (security.c); an empty string
+         * means none. */
+        if ((v = json_object_get(o, "apparmorProfile"))) {
+                sub(q, path, "apparmorProfile");
+                if ((r = get_str(c, v, q, &p->apparmor_profile)) < 0)
+                        return r;
+                if (strchr(p->apparmor_profile, '\n'))
+                        return perr(c, q, "a profile name cannot contain a newline");
+        }
+        if ((v = json_object_get(o, "selinuxLabel"))) {
+                sub(q, path, "selinuxLabel");
+                if ((r = get_str(c, v, q, &p->selinux_label)) < 0)
+                        return r;
         }
         for (const char *const *f =
                      (const char *const[]){"ioPriority", "scheduler", "execCPUAffinity", "commandLine", NULL};
@@ -1235,6 +1240,8 @@ GB_EXPORT void gb_spec_process_done(struct gb_spec_process *p)
         gb_strv_free(p->env);
         free(p->cwd);
         free(p->rlimits);
+        free(p->apparmor_profile);
+        free(p->selinux_label);
         memset(p, 0, sizeof(*p));
 }
 

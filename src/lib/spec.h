@@ -54,6 +54,8 @@ struct gb_spec_process {
         bool no_new_privileges;
         bool has_oom_score_adj;
         int oom_score_adj;
+        char *apparmor_profile; /* NULL or "" = none */
+        char *selinux_label;
 };
 
 struct gb_spec_mount {

@@ -70,6 +70,7 @@ void rt_state_done(struct rt_state *s)
         free(s->rootfs);
         free(s->created);
         json_decref(s->annotations);
+        json_decref(s->config);
         if (s->dirfd >= 0)
                 close(s->dirfd);
         memset(s, 0, sizeof(*s));
@@ -112,8 +113,10 @@ int rt_state_load(struct rt_ctx *ctx, const char *id, bool lock, struct rt_state
         }
         o = json_loads(buf, 0, NULL);
         if (!o) {
-                rt_state_done(&s);
-                return gb_error_set(err, EINVAL, "Failed to parse the state of %s", id);
+                /* Torn by a crash during the first write: as good as no
+                 * state ("creating"); delete --force cleans it. */
+                *ret = s;
+                return 0;
         }
         s.pid = (pid_t)json_integer_value(json_object_get(o, "pid"));
         s.start_time = (unsigned long long)json_integer_value(json_object_get(o, "pidStartTime"));
@@ -124,6 +127,7 @@ int rt_state_load(struct rt_ctx *ctx, const char *id, bool lock, struct rt_state
         if (json_string_value(json_object_get(o, "created")))
                 s.created = gb_xstrdup(json_string_value(json_object_get(o, "created")));
         s.annotations = json_incref(json_object_get(o, "annotations"));
+        s.config = json_incref(json_object_get(o, "config"));
         json_decref(o);
         *ret = s;
         return 0;
@@ -170,11 +174,11 @@ json_t *rt_state_json(struct rt_ctx *ctx, const struct rt_state *s)
 {
         const char *status = rt_status(ctx, s);
 
-        return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:O}", "ociVersion", "1.1.0", "id", s->id, "status",
+        return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:o}", "ociVersion", "1.1.0", "id", s->id, "status",
                          status, "pid", (int)(strcmp(status, "stopped") ? s->pid : 0), "bundle",
                          s->bundle ? s->bundle : "", "rootfs", s->rootfs ? s->rootfs : "", "created",
                          s->created ? s->created : "", "owner", "", "annotations",
-                         s->annotations ? s->annotations : json_object());
+                         s->annotations ? json_incref(s->annotations) : json_object());
 }
 
 /* tmp + rename, without fsync: state under --root describes live
@@ -198,20 +202,37 @@ int rt_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
         return r;
 }
 
+int rt_write_new(const char *path, const void *data, size_t len, mode_t mode)
+{
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+
+        if (fd < 0)
+                return -errno;
+        return gb_write_all(fd, data, len);
+}
+
 int rt_state_save(struct rt_ctx *ctx, const struct rt_state *s, struct gb_error *err)
 {
         _cleanup_free_ char *path = rt_container_path(ctx, s->id, "state.json"), *text = NULL;
         json_t *o;
         int r;
 
-        o = json_pack("{s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:O}", "ociVersion", "1.1.0", "id", s->id, "pid",
-                      (int)s->pid, "pidStartTime", (json_int_t)s->start_time, "bundle", s->bundle, "rootfs", s->rootfs,
-                      "created", s->created, "annotations", s->annotations ? s->annotations : json_object());
+        o = json_pack("{s:s, s:s, s:i, s:I, s:s, s:s, s:s}", "ociVersion", "1.1.0", "id", s->id, "pid", (int)s->pid,
+                      "pidStartTime", (json_int_t)s->start_time, "bundle", s->bundle, "rootfs", s->rootfs, "created",
+                      s->created);
+        if (o) {
+                json_object_set_new(o, "annotations", s->annotations ? json_incref(s->annotations) : json_object());
+                if (s->config)
+                        json_object_set(o, "config", s->config);
+        }
         if (!o)
                 return gb_error_set(err, ENOMEM, "Failed to build the state of %s", s->id);
         text = json_dumps(o, JSON_COMPACT);
         json_decref(o);
-        r = rt_write_atomic(path, text, strlen(text), 0600);
+        /* Written once, into a directory nobody else uses yet: no temp file
+         * and rename (each ext4 inode costs here); a torn file reads as
+         * "creating". */
+        r = rt_write_new(path, text, strlen(text), 0600);
         if (r < 0)
                 return gb_error_sys(err, -r, "Failed to write '%s'", path);
         return 0;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <sys/wait.h>
@@ -58,6 +59,7 @@ int rt_parse_create_opts(int argc, char **argv, bool is_run, struct rt_create_op
 
         memset(o, 0, sizeof(*o));
         o->bundle = ".";
+        o->console_fd = -1;
         while ((c = getopt_long(argc, argv, is_run ? "+b:d" : "+b:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'b':
@@ -103,13 +105,13 @@ int rt_parse_create_opts(int argc, char **argv, bool is_run, struct rt_create_op
 int rt_create_container(struct rt_ctx *ctx, const struct rt_create_opts *o, bool exec_now, struct rt_created *ret)
 {
         _cleanup_(gb_spec_freep) struct gb_spec *spec = NULL;
-        _cleanup_free_ char *bundle = NULL, *cfg = NULL, *rootfs = NULL, *dir = NULL, *fifo = NULL, *raw = NULL,
-                            *cfg_copy = NULL;
+        _cleanup_free_ char *bundle = NULL, *cfg = NULL, *rootfs = NULL, *dir = NULL, *fifo = NULL, *raw = NULL;
         _cleanup_close_ int fifo_fd = -EBADF, console = -EBADF;
         struct gb_error err = {0};
         struct gb_sandbox sb = {.pidfd = -EBADF};
         struct rt_state st = {.dirfd = -EBADF};
         size_t raw_len = 0;
+        json_t *config = NULL;
         bool made_dir = false;
         int r;
 
@@ -122,8 +124,16 @@ int rt_create_container(struct rt_ctx *ctx, const struct rt_create_opts *o, bool
         r = gb_read_file_at(AT_FDCWD, cfg, 16 << 20, &raw, &raw_len);
         if (r < 0)
                 return rt_error(ctx, "Failed to read '%s': %s", cfg, strerror(-r));
-        if (gb_spec_load_data(raw, raw_len, "config.json", &spec, &err) < 0)
+        {
+                json_error_t je;
+                config = json_loadb(raw, raw_len, JSON_REJECT_DUPLICATES, &je);
+                if (!config)
+                        return rt_error(ctx, "config.json: line %d column %d: %s", je.line, je.column, je.text);
+        }
+        if (gb_spec_from_json(config, "config.json", &spec, &err) < 0) {
+                json_decref(config);
                 return rt_error(ctx, "%s", err.msg);
+        }
         /* CVE-2019-5736: may re-exec this command from a sealed copy. */
         if (rt_protect_exe(ctx, spec, &err) < 0)
                 return rt_error(ctx, "%s", err.msg);
@@ -138,9 +148,22 @@ int rt_create_container(struct rt_ctx *ctx, const struct rt_create_opts *o, bool
         }
         if (o->console_socket && rt_connect_console(o->console_socket, &console, &err) < 0)
                 return rt_error(ctx, "%s", err.msg);
-        if (spec->process.terminal && !o->console_socket)
-                return rt_error(ctx, "process.terminal is true: pass --console-socket (ghostbox-runtime does not "
-                                     "proxy a terminal itself)");
+        if (!o->console_socket && o->console_fd >= 0 && spec->process.terminal) {
+                struct winsize ws;
+                console = fcntl(o->console_fd, F_DUPFD_CLOEXEC, 3);
+                if (console < 0)
+                        return rt_error(ctx, "Failed to dup the console socket: %s", strerror(errno));
+                /* run proxies the pty: the process starts with our terminal's
+                 * size unless the config sets one. */
+                if (!spec->process.console_height && !spec->process.console_width &&
+                    ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
+                        spec->process.console_height = ws.ws_row;
+                        spec->process.console_width = ws.ws_col;
+                }
+        }
+        if (spec->process.terminal && console < 0)
+                return rt_error(ctx, "process.terminal is true: pass --console-socket (only run without "
+                                     "--detach proxies a terminal itself)");
 
         r = gb_mkdir_p(ctx->root, 0700);
         if (r < 0)
@@ -155,11 +178,6 @@ int rt_create_container(struct rt_ctx *ctx, const struct rt_create_opts *o, bool
         st.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (st.dirfd < 0) {
                 r = rt_error(ctx, "Failed to open '%s': %s", dir, strerror(errno));
-                goto fail;
-        }
-        cfg_copy = rt_container_path(ctx, o->id, "config.json");
-        if ((r = rt_write_atomic(cfg_copy, raw, raw_len, 0600)) < 0) {
-                r = rt_error(ctx, "Failed to write '%s': %s", cfg_copy, strerror(-r));
                 goto fail;
         }
         if (!exec_now) {
@@ -199,6 +217,7 @@ int rt_create_container(struct rt_ctx *ctx, const struct rt_create_opts *o, bool
         st.rootfs = TAKE_PTR(rootfs);
         st.created = now_rfc3339();
         st.annotations = spec->annotations ? json_incref(spec->annotations) : NULL;
+        st.config = TAKE_PTR(config);
         if (rt_state_save(ctx, &st, &err) < 0 || (o->pid_file && rt_write_pid_file(o->pid_file, sb.pid, &err) < 0)) {
                 r = rt_error(ctx, "%s", err.msg);
                 goto fail;
@@ -213,6 +232,7 @@ fail:
                 close(sb.pidfd);
         }
         rt_state_done(&st);
+        json_decref(config);
         if (made_dir)
                 (void)rt_state_remove(ctx, o->id);
         return r ? r : 1;

@@ -9,6 +9,7 @@ struct rt_create_opts {
         const char *id, *bundle, *pid_file, *console_socket;
         bool no_pivot, detach, keep;
         unsigned preserve_fds;
+        int console_fd; /* -1, or a socket end the runtime reads the pty master from itself (run) */
 };
 
 struct rt_created {

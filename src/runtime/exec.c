@@ -57,7 +57,6 @@ int rt_exec(struct rt_ctx *ctx, int argc, char **argv)
         struct rt_state st = {.dirfd = -EBADF};
         struct gb_error err = {0};
         _cleanup_(gb_spec_freep) struct gb_spec *spec = NULL;
-        _cleanup_free_ char *cfg = NULL;
         struct gb_spec_process proc = {0};
         _cleanup_close_ int init_pidfd = -EBADF, console = -EBADF;
         struct gb_sandbox sb = {.pidfd = -EBADF};
@@ -127,8 +126,11 @@ int rt_exec(struct rt_ctx *ctx, int argc, char **argv)
                 rt_state_done(&st);
                 return r;
         }
-        cfg = rt_container_path(ctx, argv[optind], "config.json");
-        if (gb_spec_load_file(cfg, &spec, &err) < 0) {
+        if (!st.config) {
+                rt_state_done(&st);
+                return rt_error(ctx, "the state of %s has no config", argv[optind]);
+        }
+        if (gb_spec_from_json(st.config, "config.json", &spec, &err) < 0) {
                 rt_state_done(&st);
                 return rt_error(ctx, "%s", err.msg);
         }
@@ -169,6 +171,8 @@ int rt_exec(struct rt_ctx *ctx, int argc, char **argv)
                 proc.rlimits = b->n_rlimits ? memcpy(gb_xcalloc(b->n_rlimits, sizeof(*b->rlimits)), b->rlimits,
                                                      b->n_rlimits * sizeof(*b->rlimits))
                                             : NULL;
+                proc.apparmor_profile = b->apparmor_profile ? gb_xstrdup(b->apparmor_profile) : NULL;
+                proc.selinux_label = b->selinux_label ? gb_xstrdup(b->selinux_label) : NULL;
                 proc.terminal = tty;
                 if (user && parse_user(user, &proc) < 0) {
                         gb_spec_process_done(&proc);

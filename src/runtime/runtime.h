@@ -25,7 +25,8 @@ struct rt_state {
         unsigned long long start_time; /* /proc/PID/stat field 22: detects pid reuse */
         char *bundle, *rootfs, *created;
         json_t *annotations;
-        int dirfd; /* <root>/<id>, locked */
+        json_t *config; /* the config.json the container was created from */
+        int dirfd;      /* <root>/<id>, locked */
 };
 
 typedef int (*rt_verb_fn)(struct rt_ctx *ctx, int argc, char **argv);
@@ -57,6 +58,7 @@ const char *rt_status(struct rt_ctx *ctx, const struct rt_state *s);
 int rt_state_save(struct rt_ctx *ctx, const struct rt_state *s, struct gb_error *err);
 json_t *rt_state_json(struct rt_ctx *ctx, const struct rt_state *s);
 unsigned long long rt_pid_start_time(pid_t pid);
+int rt_write_new(const char *path, const void *data, size_t len, mode_t mode);
 int rt_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 int rt_state_remove(struct rt_ctx *ctx, const char *id);
 char *rt_container_path(struct rt_ctx *ctx, const char *id, const char *file);

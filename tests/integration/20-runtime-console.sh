@@ -49,8 +49,24 @@ check_match "the pty master arrived over the console socket" "^name=/dev/ptmx" "
 check_match "the process has a pty as its terminal" "^/dev/pts/[0-9]+" "$out"
 check_match "consoleSize is applied" "^33 101" "$out"
 check_match "stdin is the terminal" "stdin-is-tty" "$out"
-check_match "a terminal without --console-socket is refused clearly" "pass --console-socket" \
-        "$(cd "$B" && rt run t2 2>&1)"
+check_match "create with a terminal but no --console-socket is refused clearly" "pass --console-socket" \
+        "$(cd "$B" && rt create t2 2>&1)"
+
+# run without --console-socket proxies the pty itself (as runc): `script`
+# gives the runtime a terminal of its own.
+if command -v script >/dev/null; then
+        rt_args "$B" sh -c 'tty; stty size; read x; echo got=$x; exit 4'
+        rt_cfg "$B" 'del c["process"]["consoleSize"]'
+        out=$(cd "$B" && printf 'hello\n' | timeout 20 script -qec \
+                "stty cols 77 rows 22; '$GB_RUNTIME' --root '$RT_ROOT' run t2b" /dev/null 2>&1)
+        rc=$?
+        check_match "run proxies a terminal: the process has a pty" "/dev/pts/[0-9]+" "$out"
+        check_match "... sized like the runtime's terminal" "22 77" "$out"
+        check_match "... input reaches it" "got=hello" "$out"
+        check_eq "... and its exit code comes back" 4 "$rc"
+else
+        skip "no script(1) to give the runtime a terminal"
+fi
 
 # exec --tty into a running container
 rt_cfg "$B" 'c["process"]["terminal"] = False'

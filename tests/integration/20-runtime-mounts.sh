@@ -102,4 +102,7 @@ out=$(run_in)
 check_match "idmapped mount: a host-root file appears owned by container root" "^0$" "$(head -1 <<<"$out")"
 check_match "idmapped mount: container root can write the host-root dir" "wrote" "$out"
 check_eq "idmapped mount: the new file is owned by host root on disk" 0 "$(stat -c %u "$T/idm/new" 2>&1)"
+rt_cfg "$B" 'c["mounts"][-1] = {"destination": "/idm", "type": "bind", "source": "'"$T"'/idm", "options": ["bind", "idmap"]}'
+set_args 'stat -c %u /idm/owned-by-root'
+check_eq "the \"idmap\" option alone uses the container's own mapping" 0 "$(run_in)"
 done_testing
