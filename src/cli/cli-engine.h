@@ -26,5 +26,9 @@ char *cli_render_template(const char *tmpl, json_t *doc, const char **ret_err);
 /* "Up 3 minutes", "Exited (0) 2 seconds ago", "Created" from a record. */
 char *cli_status_text(json_t *doc);
 
+/* Pump between our stdio and the attach stream afd of container id until
+ * the container's side closes; restores the terminal. */
+void cli_attach_pump(struct gb_engine *e, const char *id, int afd, bool tty, bool with_stdin);
+
 /* "3 minutes ago" from an RFC 3339 timestamp. */
 char *cli_ago(const char *ts);

@@ -71,11 +71,12 @@ int cmd_start(struct gb_cli_ctx *ctx, int argc, char **argv)
                 }
                 /* Attached start: stream output, then the exit code. */
                 {
-                        char buf[32768];
-                        ssize_t n;
+                        _cleanup_(gb_container_freep) struct gb_container *ct = NULL;
+                        bool tty = false;
                         int status;
-                        while ((n = read(afd, buf, sizeof(buf))) > 0)
-                                (void)gb_write_all(STDOUT_FILENO, buf, (size_t)n);
+                        if (gb_container_lookup(e.cfg.data_root, argv[i], false, &ct, NULL) == 0)
+                                tty = json_is_true(json_object_get(json_object_get(ct->doc, "Config"), "Tty"));
+                        cli_attach_pump(&e, ct ? ct->id : argv[i], afd, tty, interactive);
                         while (mon > 0 && waitpid(mon, &status, 0) < 0 && errno == EINTR)
                                 ;
                         rc = mon > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : rc;

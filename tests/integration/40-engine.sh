@@ -95,6 +95,32 @@ check_eq "--init: SIGTERM reaches the command (exit 143 at once, not a SIGKILL)"
 check_fails "--init: the init binary is read-only inside" gb run --rm --init "${R[@]}" sh -c 'echo x >>/sbin/docker-init'
 gb rm tini >/dev/null
 
+check_eq "--security-opt no-new-privileges" "NoNewPrivs:	1" \
+        "$(gb run --rm --security-opt no-new-privileges "${R[@]}" grep NoNewPrivs /proc/self/status)"
+check_eq "without it no_new_privs is off" "NoNewPrivs:	0" "$(gb run --rm "${R[@]}" grep NoNewPrivs /proc/self/status)"
+eff=$(gb run --rm --cap-add NET_ADMIN "${R[@]}" grep CapEff /proc/self/status | awk '{print $2}')
+check_eq "--cap-add NET_ADMIN sets bit 12" 1 "$(( (0x$eff >> 12) & 1 ))"
+check_match "--userns=auto:size=1000 maps 1000 IDs" '^ +0 +[0-9]+ +1000$' \
+        "$(gb run --rm --userns=auto:size=1000 "${R[@]}" cat /proc/self/uid_map)"
+check_eq "--pid=host --userns=host sees the host's PID 1" "$(readlink /proc/1/ns/pid)" \
+        "$(gb run --rm --pid=host --userns=host "${R[@]}" readlink /proc/1/ns/pid)"
+id=$(gb create --name later "${R[@]}" sh -c 'echo started; exit 5')
+check_eq "create leaves it Created" "created" "$(gb inspect -f '{{.State.Status}}' later)"
+out=$(gb start -a later); rc=$?
+check_eq "start -a streams the output" "started" "$out"
+check_eq "start -a returns the exit code" 5 $rc
+check_match "ps --format json: one object per line with Docker's keys" '^later Exited \(5\) ' \
+        "$(gb ps -a --format json | jq -r 'select(.Names == "later") | .Names + " " + .Status')"
+gb rm later >/dev/null
+gb run -d --name follow "${R[@]}" sh -c 'for i in 1 2 3; do echo tick$i; sleep 0.2; done' >/dev/null
+check_eq "logs -f follows until the container exits" "$(printf 'tick1\ntick2\ntick3')" "$(gb logs -f follow)"
+gb rm follow >/dev/null
+gb run -d --name exd "${R[@]}" sleep 300 >/dev/null
+gb exec -d exd sh -c 'echo detached > /tmp/marker'
+sleep 0.3
+check_eq "exec -d runs in the background" "detached" "$(gb exec exd cat /tmp/marker)"
+gb rm -f exd >/dev/null
+
 # --- the refusals (seeds/000, /004) ----------------------------------------
 for flag in --privileged --pid=host --network=host; do
         out=$(gb run --rm $flag "${R[@]}" true 2>&1)
