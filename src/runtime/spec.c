@@ -8,27 +8,20 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "config.h"
+#include "idmap.h"
 #include "runtime.h"
 #include "util.h"
 
-/* TODO(idmap): replace with the idmap module's remap resolver once branch
- * idmap lands. Until then: the first range of 'ghostremap' in file, else
- * 100000 + 65536 (the range Docker's documentation uses). */
-static void remap_range(const char *file, uint32_t *base, uint32_t *size)
+static json_t *maps_json(const struct gb_idmap *m)
 {
-        _cleanup_fclose_ FILE *f = fopen(file, "re");
-        char line[256];
+        json_t *a = json_array();
 
-        *base = 100000;
-        *size = 65536;
-        while (f && fgets(line, sizeof(line), f)) {
-                unsigned long b, n;
-                if (sscanf(line, "ghostremap:%lu:%lu", &b, &n) == 2 && n > 0 && b + n <= UINT32_MAX) {
-                        *base = (uint32_t)b;
-                        *size = (uint32_t)(n > 65536 ? 65536 : n);
-                        return;
-                }
-        }
+        for (size_t i = 0; i < m->n; i++)
+                json_array_append_new(a, json_pack("{s:I, s:I, s:I}", "containerID", (json_int_t)m->r[i].container_id,
+                                                   "hostID", (json_int_t)m->r[i].host_id, "size",
+                                                   (json_int_t)m->r[i].count));
+        return a;
 }
 
 int rt_spec(struct rt_ctx *ctx, int argc, char **argv)
@@ -37,7 +30,6 @@ int rt_spec(struct rt_ctx *ctx, int argc, char **argv)
                 {"bundle", required_argument, NULL, 'b'}, {"rootless", no_argument, NULL, 'r'}, {}};
         const char *bundle = ".";
         _cleanup_free_ char *path = NULL;
-        uint32_t ubase, usize, gbase, gsize;
         json_t *o;
         int c, r;
 
@@ -50,13 +42,46 @@ int rt_spec(struct rt_ctx *ctx, int argc, char **argv)
         path = gb_xasprintf("%s/config.json", bundle);
         if (access(path, F_OK) == 0)
                 return rt_error(ctx, "File %s exists. Remove it first", path);
-        remap_range("/etc/subuid", &ubase, &usize);
-        remap_range("/etc/subgid", &gbase, &gsize);
-        o = gb_spec_default_json(ubase, gbase, usize < gsize ? usize : gsize);
+        /* The remapping ghostbox's engine uses (daemon.json's userns-remap,
+         * "default" = ghostremap, created if missing): every map line. */
         {
-                _cleanup_free_ char *s = json_dumps(o, JSON_INDENT(8));
+                struct gb_config cfg = {0};
+                struct gb_remap rm = {0};
+                struct gb_remap_opts ro = {.create = true};
+                struct gb_error err = {0};
+
+                if (gb_config_load(NULL, &cfg, &err) < 0)
+                        return rt_error(ctx, "%s", err.msg);
+                gb_subid_paths_init(&ro.paths);
+                if (*cfg.userns_remap && gb_remap_resolve(cfg.userns_remap, &ro, &rm, &err) < 0) {
+                        gb_remap_done(&rm);
+                        gb_config_done(&cfg);
+                        return rt_error(ctx, "%s", err.msg);
+                }
+                o = gb_spec_default_json(100000, 100000, 65536);
+                if (rm.enabled) {
+                        json_t *lin = json_object_get(o, "linux");
+                        json_object_set_new(lin, "uidMappings", maps_json(&rm.uids));
+                        json_object_set_new(lin, "gidMappings", maps_json(&rm.gids));
+                } else {
+                        /* Remapping off: no user namespace, as runc spec. */
+                        json_t *lin = json_object_get(o, "linux"), *ns = json_object_get(lin, "namespaces"), *n;
+                        size_t i;
+                        json_object_del(lin, "uidMappings");
+                        json_object_del(lin, "gidMappings");
+                        json_array_foreach (ns, i, n)
+                                if (!strcmp(json_string_value(json_object_get(n, "type")) ?: "", "user")) {
+                                        json_array_remove(ns, i);
+                                        break;
+                                }
+                }
+                gb_remap_done(&rm);
+                gb_config_done(&cfg);
+        }
+        {
+                _cleanup_free_ char *txt = json_dumps(o, JSON_INDENT(8));
                 json_decref(o);
-                r = gb_write_file_atomic(path, s, strlen(s), 0644);
+                r = gb_write_file_atomic(path, txt, strlen(txt), 0644);
         }
         if (r < 0)
                 return rt_error(ctx, "Failed to write '%s': %s", path, strerror(-r));
