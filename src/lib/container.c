@@ -207,7 +207,19 @@ GB_EXPORT int gb_container_reload(struct gb_container *c, struct gb_error *err)
         return 0;
 }
 
+static int save(struct gb_container *c, bool durable, struct gb_error *err);
+
 GB_EXPORT int gb_container_save(struct gb_container *c, struct gb_error *err)
+{
+        return save(c, true, err);
+}
+
+GB_EXPORT int gb_container_save_transient(struct gb_container *c, struct gb_error *err)
+{
+        return save(c, false, err);
+}
+
+static int save(struct gb_container *c, bool durable, struct gb_error *err)
 {
         _cleanup_free_ char *path = record_path(c->dir), *text = NULL;
         int r;
@@ -215,7 +227,8 @@ GB_EXPORT int gb_container_save(struct gb_container *c, struct gb_error *err)
         text = json_dumps(c->doc, JSON_COMPACT);
         if (!text)
                 return gb_error_set(err, ENOMEM, "Failed to serialize '%s'", path);
-        r = gb_write_file_atomic(path, text, strlen(text), 0600);
+        r = durable ? gb_write_file_atomic(path, text, strlen(text), 0600)
+                    : gb_write_file_replace(path, text, strlen(text), 0600);
         if (r < 0)
                 return gb_error_sys(err, -r, "Failed to write '%s'", path);
         return 0;
@@ -322,7 +335,7 @@ GB_EXPORT int gb_container_create(const char *data_root, const char *area, uid_t
         r = gb_container_lock(c, err);
         if (r < 0)
                 goto fail_dir;
-        r = gb_container_save(c, err);
+        r = gb_container_save_transient(c, err);
         if (r < 0)
                 goto fail_dir;
         reg_dir = gb_xasprintf("%s/containers", data_root);

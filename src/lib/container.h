@@ -67,8 +67,13 @@ int gb_container_list(const char *data_root, char ***ret_ids, struct gb_error *e
 /* Re-read container.json (under the lock when held). */
 int gb_container_reload(struct gb_container *c, struct gb_error *err);
 
-/* Write c->doc back atomically. The caller must hold the lock. */
+/* Write c->doc back atomically (temp file, fsync, rename, fsync of the
+ * directory). The caller must hold the lock. */
 int gb_container_save(struct gb_container *c, struct gb_error *err);
+
+/* The same without the fsyncs, for transient states that a crash may lose
+ * (a placeholder while creating, "removing"). */
+int gb_container_save_transient(struct gb_container *c, struct gb_error *err);
 
 int gb_container_lock(struct gb_container *c, struct gb_error *err);
 void gb_container_unlock(struct gb_container *c);

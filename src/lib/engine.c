@@ -550,9 +550,11 @@ static json_t *idmap_json(const struct gb_idmap *m)
         return a;
 }
 
+/* hostname, hosts, resolv.conf: derived, rewritten at every create, so no
+ * fsync. */
 static int write_owned(const char *path, const char *text, uid_t uid, gid_t gid, struct gb_error *err)
 {
-        int r = gb_write_file_atomic(path, text, strlen(text), 0644);
+        int r = gb_write_file_replace(path, text, strlen(text), 0644);
 
         if (r < 0)
                 return gb_error_sys(err, -r, "Failed to write '%s'", path);
@@ -928,7 +930,8 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         }
         spec_text = json_dumps(spec, JSON_INDENT(2));
         cfgpath = gb_xasprintf("%s/config.json", dir);
-        r = gb_write_file_atomic(cfgpath, spec_text, strlen(spec_text), 0600);
+        /* Derived from the record, which is fsynced right after. */
+        r = gb_write_file_replace(cfgpath, spec_text, strlen(spec_text), 0600);
         if (r < 0) {
                 r = gb_error_sys(err, -r, "Failed to write '%s'", cfgpath);
                 goto fail_record;
@@ -1288,7 +1291,7 @@ GB_EXPORT int gb_engine_remove(struct gb_engine *e, const char *ref, bool force,
                         return r == -ENOENT ? 0 : r;
         }
         json_object_set_new(json_object_get(c->doc, "State"), "Status", json_string("removing"));
-        (void)gb_container_save(c, NULL);
+        (void)gb_container_save_transient(c, NULL);
         gb_crash_point("rm:after-status");
         r = release_image_rootfs(e, c, err);
         if (r < 0)

@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
+#include <dlfcn.h>
 #include <shadow.h>
 #include <shadow/subid.h>
 #include <spawn.h>
@@ -740,22 +741,50 @@ static void pick_ranges(const struct gb_subid_file *f, const char *name, uint32_
         }
 }
 
+/* libsubid, loaded on first use: linking it would drag SELinux, PAM and
+ * audit libraries into the start-up of every ghostbox process (about 1 ms
+ * each time), for a path that only runs when the files have no range. */
+struct subid_api {
+        bool (*init)(const char *progname, FILE *logfd);
+        int (*uid_ranges)(const char *owner, struct subid_range **ranges);
+        int (*gid_ranges)(const char *owner, struct subid_range **ranges);
+};
+
+static const struct subid_api *subid_api(void)
+{
+        static struct subid_api api;
+        static int state; /* 0 untried, 1 loaded, -1 unavailable */
+        void *h;
+
+        if (state)
+                return state > 0 ? &api : NULL;
+        state = -1;
+        h = dlopen("libsubid.so.4", RTLD_NOW | RTLD_LOCAL);
+        if (!h)
+                return NULL;
+        api.init = (bool (*)(const char *, FILE *))dlsym(h, "subid_init");
+        api.uid_ranges = (int (*)(const char *, struct subid_range **))dlsym(h, "subid_get_uid_ranges");
+        api.gid_ranges = (int (*)(const char *, struct subid_range **))dlsym(h, "subid_get_gid_ranges");
+        if (!api.init || !api.uid_ranges || !api.gid_ranges)
+                return NULL;
+        /* subid_init(NULL) opens /dev/null for libsubid's messages (the
+         * library must not print): once, or it leaks an fd per call. */
+        (void)api.init("ghostbox", NULL);
+        state = 1;
+        return &api;
+}
+
 /* Ranges NSS provides (nsswitch.conf "subid:"), through libsubid. Only for
  * the real files: libsubid cannot read others. */
 static void nss_ranges(bool gid, const char *owner, struct gb_subid_entry **ret, size_t *ret_n)
 {
+        const struct subid_api *api = subid_api();
         struct subid_range *r = NULL;
         int n;
 
-        static bool inited;
-
-        /* Once: subid_init(NULL) opens /dev/null for libsubid's messages
-         * (the library must not print) and would leak it per call. */
-        if (!inited) {
-                (void)subid_init("ghostbox", NULL);
-                inited = true;
-        }
-        n = gid ? subid_get_gid_ranges(owner, &r) : subid_get_uid_ranges(owner, &r);
+        if (!api)
+                return;
+        n = gid ? api->gid_ranges(owner, &r) : api->uid_ranges(owner, &r);
         for (int i = 0; i < n; i++) {
                 if (r[i].count == 0 || r[i].start + r[i].count > UINT32_MAX)
                         continue;

@@ -93,7 +93,19 @@ GB_EXPORT int gb_read_all(int fd, void *data, size_t len)
         return 0;
 }
 
+static int write_replace(const char *path, const void *data, size_t len, mode_t mode, bool sync);
+
 GB_EXPORT int gb_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+        return write_replace(path, data, len, mode, true);
+}
+
+GB_EXPORT int gb_write_file_replace(const char *path, const void *data, size_t len, mode_t mode)
+{
+        return write_replace(path, data, len, mode, false);
+}
+
+static int write_replace(const char *path, const void *data, size_t len, mode_t mode, bool sync)
 {
         _cleanup_free_ char *tmp = NULL, *dir = NULL;
         _cleanup_close_ int fd = -EBADF, dfd = -EBADF;
@@ -107,7 +119,7 @@ GB_EXPORT int gb_write_file_atomic(const char *path, const void *data, size_t le
         r = gb_write_all(fd, data, len);
         if (r >= 0 && fchmod(fd, mode) < 0)
                 r = -errno;
-        if (r >= 0 && fsync(fd) < 0)
+        if (r >= 0 && sync && fsync(fd) < 0)
                 r = -errno;
         if (r >= 0 && close(TAKE_FD(fd)) < 0)
                 r = -errno;
@@ -117,6 +129,8 @@ GB_EXPORT int gb_write_file_atomic(const char *path, const void *data, size_t le
                 (void)unlink(tmp);
                 return r;
         }
+        if (!sync)
+                return 0;
         dir = gb_xstrdup(path);
         slash = strrchr(dir, '/');
         if (slash) {

@@ -17,6 +17,12 @@ int gb_read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, siz
  * and no temp file is left. */
 int gb_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/* Like gb_write_file_atomic but without the fsyncs: readers see the old or
+ * the new file, never a torn one, but after a power loss the file may be
+ * empty. For files derived from others and transient states, where an
+ * fsync (milliseconds on this kind of VM) buys nothing. */
+int gb_write_file_replace(const char *path, const void *data, size_t len, mode_t mode);
+
 /* write() the whole buffer, retrying on EINTR and short writes. */
 int gb_write_all(int fd, const void *data, size_t len);
 
