@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "engine.h"
+#include "template.h"
 #include "verbs.h"
 
 /* Docker's exit codes for engine failures. */
@@ -16,12 +17,6 @@ int cli_open_engine(struct gb_cli_ctx *ctx, struct gb_engine *e);
 
 /* "KILL", "SIGKILL", "9" -> 9; -1 when unknown. */
 int cli_parse_signal(const char *s);
-
-/* Render a Docker/Go template such as '{{.State.Pid}}' or
- * '{{json .Config}} {{.Name}}' against doc. Supports field paths, `json`,
- * and literal text; an unknown field renders "<no value>" as Go does.
- * Returns NULL (message in *ret_err, static) on a template syntax error. */
-char *cli_render_template(const char *tmpl, json_t *doc, const char **ret_err);
 
 /* "Up 3 minutes", "Exited (0) 2 seconds ago", "Created" from a record. */
 char *cli_status_text(json_t *doc);

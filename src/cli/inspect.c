@@ -66,7 +66,7 @@ int cmd_inspect(struct gb_cli_ctx *ctx, int argc, char **argv)
                 (void)gb_engine_refresh(&e, ct, NULL);
                 if (format && strcmp(format, "json") != 0) {
                         const char *terr = NULL;
-                        char *s = cli_render_template(format, ct->doc, &terr);
+                        char *s = gb_template_render(format, ct->doc, &terr);
                         if (!s) {
                                 cli_errorf("template parsing error: %s", terr);
                                 rc = EXIT_ENGINE;

@@ -117,7 +117,7 @@ int cmd_ps(struct gb_cli_ctx *ctx, int argc, char **argv)
                         free(s);
                 } else if (format) {
                         const char *terr = NULL;
-                        char *s = cli_render_template(format, row, &terr);
+                        char *s = gb_template_render(format, row, &terr);
                         if (!s) {
                                 cli_errorf("invalid --format: %s", terr);
                                 json_decref(row);
