@@ -249,6 +249,10 @@ int cmd_rename(struct gb_cli_ctx *ctx, int argc, char **argv)
         struct gb_error err = {0};
         int rc = 0;
 
+        if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+                printf("Usage: ghostbox rename CONTAINER NEW_NAME\n\nRename a container.\n");
+                return 0;
+        }
         if (argc != 3) {
                 cli_errorf("\"ghostbox rename\" requires exactly 2 arguments: CONTAINER NEW_NAME");
                 return EXIT_ENGINE;
@@ -260,6 +264,63 @@ int cmd_rename(struct gb_cli_ctx *ctx, int argc, char **argv)
                 cli_errorf("%s", err.msg);
                 rc = 1;
         }
+        gb_engine_close(&e);
+        return rc;
+}
+
+int cmd_attach(struct gb_cli_ctx *ctx, int argc, char **argv)
+{
+        _cleanup_(gb_container_freep) struct gb_container *c = NULL;
+        _cleanup_free_ char *state = NULL;
+        _cleanup_close_ int afd = -EBADF;
+        struct gb_engine e = {0};
+        struct gb_error err = {0};
+        bool no_stdin = false, tty;
+        int first = 1, rc = 1;
+
+        if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+                printf("Usage: ghostbox attach [--no-stdin] CONTAINER\n\nAttach your terminal to a running "
+                       "container's stdio (its output from now on; its logs keep the past).\n");
+                return 0;
+        }
+        if (argc > 1 && strcmp(argv[1], "--no-stdin") == 0) {
+                no_stdin = true;
+                first = 2;
+        }
+        if (argc != first + 1) {
+                cli_errorf("\"ghostbox attach\" requires exactly 1 argument.");
+                return EXIT_ENGINE;
+        }
+        if (cli_open_engine(ctx, &e) < 0)
+                return EXIT_ENGINE;
+        if (gb_container_lookup(e.cfg.data_root, argv[first], false, &c, &err) < 0) {
+                cli_errorf("%s", err.msg);
+                goto out;
+        }
+        (void)gb_engine_refresh(&e, c, NULL);
+        if (strcmp(gb_container_status(c), "running") != 0) {
+                cli_errorf("You cannot attach to a stopped container, start it first");
+                goto out;
+        }
+        tty = json_is_true(json_object_get(json_object_get(c->doc, "Config"), "Tty"));
+        state = gb_monitor_state_dir(e.cfg.exec_root, c->id);
+        if (gb_monitor_attach(
+                    state,
+                    GB_ATTACH_STDOUT | GB_ATTACH_STDERR |
+                            (no_stdin || !json_is_true(json_object_get(json_object_get(c->doc, "Config"), "OpenStdin"))
+                                     ? 0
+                                     : GB_ATTACH_STDIN),
+                    &afd, &err) < 0) {
+                cli_errorf("%s", err.msg);
+                goto out;
+        }
+        cli_attach_pump(&e, c->id, afd, tty, !no_stdin);
+        /* The exit code, once the container's side closed. */
+        {
+                int code = 0;
+                rc = gb_engine_wait(&e, c->id, &code, NULL) == 0 ? code : 0;
+        }
+out:
         gb_engine_close(&e);
         return rc;
 }

@@ -28,6 +28,7 @@ static const struct gb_verb verbs[] = {
         {"inspect", cmd_inspect, "Show low-level information on containers"},
         {"logs", cmd_logs, "Fetch the logs of a container"},
         {"exec", cmd_exec, "Run a command in a running container"},
+        {"attach", cmd_attach, "Attach to a running container's stdio"},
         {"volume", cmd_volume, "Manage volumes (and pre-own host directories)"},
         {"audit", cmd_audit, "List risky containers; fail a pipeline with --fail-on"},
         {"check", cmd_check, "Prove the remapping on this host (seeds' T1-T7 and checklist)"},
@@ -59,8 +60,10 @@ void cli_warn_handler(const char *msg, void *userdata)
 int cmd_version(struct gb_cli_ctx *ctx, int argc, char **argv)
 {
         (void)ctx;
-        (void)argc;
-        (void)argv;
+        if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+                printf("Usage: ghostbox version\n\nShow the ghostbox version.\n");
+                return 0;
+        }
         printf("ghostbox version %s\n", GB_VERSION);
         return 0;
 }

@@ -16,18 +16,23 @@ static const struct {
         const char *name;
         rt_verb_fn fn;
         const char *summary;
+        const char *synopsis; /* `VERB --help`, runc's options */
 } verbs[] = {
-        {"create", rt_create, "create a container (its init waits for start)"},
-        {"start", rt_start, "run the process of a created container"},
-        {"run", rt_run, "create and start a container"},
-        {"state", rt_state, "print the OCI state of a container"},
-        {"kill", rt_kill, "send a signal to a container's init (or all its processes)"},
-        {"delete", rt_delete, "delete a container's state (and kill it with --force)"},
-        {"exec", rt_exec, "run a process in a running container"},
-        {"list", rt_list, "list containers"},
-        {"ps", rt_ps, "list the processes of a container"},
-        {"features", rt_features, "print the features this runtime implements (JSON)"},
-        {"spec", rt_spec, "write a default config.json with a user namespace"},
+        {"create", rt_create, "create a container (its init waits for start)",
+         "[--bundle DIR] [--pid-file FILE] [--console-socket SOCK] [--no-pivot] [--preserve-fds N] ID"},
+        {"start", rt_start, "run the process of a created container", "ID"},
+        {"run", rt_run, "create and start a container",
+         "[--bundle DIR] [--detach] [--pid-file FILE] [--console-socket SOCK] [--no-pivot] ID"},
+        {"state", rt_state, "print the OCI state of a container", "ID"},
+        {"kill", rt_kill, "send a signal to a container's init (or all its processes)", "[--all] ID [SIGNAL]"},
+        {"delete", rt_delete, "delete a container's state (and kill it with --force)", "[--force] ID"},
+        {"exec", rt_exec, "run a process in a running container",
+         "[--process FILE] [--tty] [--detach] [--user UID[:GID]] [--env K=V] [--cwd DIR] [--pid-file FILE] "
+         "[--console-socket SOCK] ID [COMMAND...]"},
+        {"list", rt_list, "list containers", "[--format table|json] [--quiet]"},
+        {"ps", rt_ps, "list the processes of a container", "[--format table|json] ID"},
+        {"features", rt_features, "print the features this runtime implements (JSON)", ""},
+        {"spec", rt_spec, "write a default config.json with a user namespace", "[--bundle DIR]"},
 };
 
 static FILE *log_file;
@@ -153,6 +158,11 @@ int main(int argc, char **argv)
                 if (!strcmp(verbs[i].name, argv[optind])) {
                         int verb_argc = argc - optind;
                         char **verb_argv = argv + optind;
+                        if (verb_argc > 1 && (!strcmp(verb_argv[1], "--help") || !strcmp(verb_argv[1], "-h"))) {
+                                printf("Usage: ghostbox-runtime %s %s\n\n%s\n", verbs[i].name, verbs[i].synopsis,
+                                       verbs[i].summary);
+                                return 0;
+                        }
                         optind = 0; /* reinitialise getopt for the verb */
                         return verbs[i].fn(&ctx, verb_argc, verb_argv);
                 }

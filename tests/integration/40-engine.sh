@@ -115,6 +115,11 @@ gb rm later >/dev/null
 gb run -d --name follow "${R[@]}" sh -c 'for i in 1 2 3; do echo tick$i; sleep 0.2; done' >/dev/null
 check_eq "logs -f follows until the container exits" "$(printf 'tick1\ntick2\ntick3')" "$(gb logs -f follow)"
 gb rm follow >/dev/null
+gb run -d --name att "${R[@]}" sh -c 'sleep 0.5; echo late; exit 4' >/dev/null
+out=$(gb attach --no-stdin att); rc=$?
+check_eq "attach streams what the container prints from then on" "late" "$out"
+check_eq "attach returns the container's exit code" 4 $rc
+gb rm att >/dev/null
 gb run -d --name exd "${R[@]}" sleep 300 >/dev/null
 gb exec -d exd sh -c 'echo detached > /tmp/marker'
 sleep 0.3
