@@ -67,6 +67,8 @@ check_eq "--cap-drop ALL: no effective capabilities" "CapEff:	0000000000000000" 
 check_eq "default caps: Docker's 14" "00000000a80425fb" \
         "$(gb run --rm "${R[@]}" sh -c 'grep CapEff /proc/self/status' | awk '{print $2}')"
 check_fails "mknod is denied in a user namespace" gb run --rm "${R[@]}" mknod /tmp/d c 1 3
+check "... while without one (--userns=host) the same mknod works: the check can fail" \
+        gb run --rm --userns=host "${R[@]}" mknod /tmp/d c 1 3
 check_fails "unshare of a nested user namespace is denied by the default seccomp profile" \
         gb run --rm "${R[@]}" unshare -U true
 check "--security-opt seccomp=unconfined lifts it" \
