@@ -8,6 +8,10 @@
 #   --only LIST comma list of scenarios: runtime,engine,rootfs,memory,throughput,scale
 #   --runs N    runs per latency measurement (default 50, --quick 20)
 #   --keep      keep the temp dir (for debugging; mounts and processes still go)
+#   --report TSV...  only rewrite bench/RESULTS.md from result files; a row of
+#               a later file replaces the same scenario/system/N/metric row of
+#               an earlier one (e.g. a full run, then `--only runtime` once
+#               ghostbox-runtime works)
 # Environment: GB_BUILD (default ./build) holds src/cli/ghostbox and
 # src/runtime/ghostbox-runtime; built with scripts/build.sh when missing.
 #
@@ -22,6 +26,7 @@ bench=$top/bench
 cd "$top"
 
 orig_args=("$@")
+report_only=()
 install=0 quick=0 keep=0 runs= only=runtime,engine,rootfs,memory,throughput,scale
 while [ $# -gt 0 ]; do
         case $1 in
@@ -30,13 +35,15 @@ while [ $# -gt 0 ]; do
         --keep) keep=1 ;;
         --only) only=$2; shift ;;
         --only=*) only=${1#--only=} ;;
+        --report) shift; report_only=("$@"); break ;;
         --runs) runs=$2; shift ;;
         --runs=*) runs=${1#--runs=} ;;
-        -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench: unknown option '$1' (see --help)" >&2; exit 2 ;;
         esac
         shift
 done
+if [ ${#report_only[@]} -gt 0 ]; then exec bash "$bench/report.sh" "${report_only[@]}"; fi
 [ "$(id -u)" -eq 0 ] || { echo "bench: must run as root (runtimes, dockerd, mounts)" >&2; exit 1; }
 
 # Install before entering the private mount namespace: apt's maintainer
@@ -78,6 +85,8 @@ if mountpoint -q /sys/fs/cgroup/unified 2>/dev/null && grep -q . /sys/fs/cgroup/
 fi
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
+start_date=$(date -u '+%H:%M UTC')
+start_load=$(cut -d' ' -f1-3 /proc/loadavg)
 results=$bench/results
 raw=$results/raw/$stamp
 mkdir -p "$raw"
@@ -185,62 +194,8 @@ ms() { awk -v s="$1" 'BEGIN { printf "%.2f", s * 1000 }'; }
 # --------------------------------------------------------------- images
 # One busybox rootfs (busybox-static) for everyone: a bundle for the
 # runtimes, a tarball imported into docker, podman and ghostbox.
-make_rootfs() { # DIR [EXTRA_FILES]
-        local d=$1 extra=${2:-0} a i
-        mkdir -p "$d"/{bin,dev,proc,sys,tmp,etc,root}
-        cp "$(command -v busybox)" "$d/bin/busybox"
-        for a in $("$d/bin/busybox" --list); do
-                [ "$a" = busybox ] || ln -sf busybox "$d/bin/$a"
-        done
-        echo 'root:x:0:0:root:/root:/bin/sh' >"$d/etc/passwd"
-        echo 'root:x:0:' >"$d/etc/group"
-        chmod 1777 "$d/tmp"
-        if [ "$extra" -gt 0 ]; then
-                # Small files, 1000 per directory, like a real image's tree.
-                (cd "$d" && for ((i = 0; i < extra; i++)); do
-                        [ $((i % 1000)) -eq 0 ] && mkdir -p "data/d$((i / 1000))"
-                        echo "$i" >"data/d$((i / 1000))/f$i"
-                done)
-        fi
-}
-
-write_config() { # BUNDLE ROOTFS ARGS_JSON
-        cat >"$1/config.json" <<EOF
-{
-  "ociVersion": "1.0.2",
-  "process": {
-    "terminal": false,
-    "user": {"uid": 0, "gid": 0},
-    "args": $3,
-    "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-    "cwd": "/",
-    "capabilities": {
-      "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-      "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-      "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
-    },
-    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-    "noNewPrivileges": true
-  },
-  "root": {"path": "$2", "readonly": true},
-  "hostname": "bench",
-  "mounts": [
-    {"destination": "/proc", "type": "proc", "source": "proc"},
-    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-    {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
-    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}
-  ],
-  "linux": {
-    "uidMappings": [{"containerID": 0, "hostID": $base, "size": $count}],
-    "gidMappings": [{"containerID": 0, "hostID": $base, "size": $count}],
-    "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}],
-    "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
-    "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"]
-  }
-}
-EOF
-}
+# shellcheck source=bench/lib.sh
+. "$bench/lib.sh"
 
 prepare_images() {
         say "bench: preparing the busybox rootfs, bundles and image tarball in $W"
@@ -649,7 +604,8 @@ rootfs_ghostbox() { # N IMG FILES
 # --------------------------------------------------------------- report
 machine() {
         local p v
-        echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+        echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC') (started $start_date)"
+        echo "- Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (at the start: $start_load); other jobs on the machine inflate every row alike"
         echo "- Machine: $(nproc) CPUs ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GiB memory, kernel $(uname -r), Debian $(cat /etc/debian_version)"
         echo "- cgroups: $cgroup_note"
         printf -- '- Peers (Debian packages):'
@@ -658,60 +614,9 @@ machine() {
                 printf ' %s %s;' $p "$v"
         done
         echo
-        echo "- ghostbox: $(git -C "$top" describe --always --dirty 2>/dev/null), binaries from $GB_BUILD"
+        echo "- ghostbox: tree $(git -C "$top" describe --always --dirty 2>/dev/null); binaries from $GB_BUILD$([ -f "$GB_BUILD/REV" ] && echo " (built from commit $(cat "$GB_BUILD/REV"))")"
+        echo "- Scenario 6 container counts: $scale_ns"
         echo "- Command: \`bash bench/run.sh$([ $quick -eq 1 ] && echo ' --quick')$([ "$only" != runtime,engine,rootfs,memory,throughput,scale ] && echo " --only $only")\` (runs per latency point: $runs runtime, $eruns engine)"
-}
-
-# Table: system, scenario, containers, metric, median, min-max, ratio to
-# ghostbox's row of the same scenario/containers/metric.
-table() { # TSV [md]
-        awk -F'\t' -v md="${2:-}" '
-        NR == 1 { next }
-        { r[NR] = $0
-          # ghostbox reference row of a scenario: the engine, the runtime, or
-          # the idmap mode of the rootfs scenario.
-          if (($2 == "ghostbox" || $2 == "ghostbox-runtime" || $2 == "ghostbox-idmap") && $6 != "n/a")
-                  gb[$1 SUBSEP $3 SUBSEP $4] = $6 }
-        END {
-          if (md) { print "| scenario | containers | system | metric | median | min–max | n | ratio to ghostbox | note |"
-                    print "|---|---|---|---|---|---|---|---|---|" }
-          else printf "%-15s %5s %-17s %-16s %10s %21s %4s %8s  %s\n", "scenario", "N", "system", "metric", "median", "min-max", "n", "ratio", "note"
-          for (i = 2; i <= NR; i++) {
-                  split(r[i], f, "\t"); key = f[1] SUBSEP f[3] SUBSEP f[4]
-                  unit = f[5]; med = f[6]; rng = (f[7] == "-") ? "" : f[7] "–" f[8]
-                  if (med != "n/a") { med = med " " unit; if (rng != "") rng = rng " " unit }
-                  ratio = "n/a"
-                  if ((key in gb) && f[6] != "n/a" && gb[key] > 0) ratio = sprintf("%.2fx", f[6] / gb[key])
-                  if (md) printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[3], f[2], f[4], med, rng, f[9], ratio, f[10]
-                  else printf "%-15s %5s %-17s %-16s %10s %21s %4s %8s  %s\n", f[1], f[3], f[2], f[4], med, rng, f[9], ratio, f[10]
-          }
-        }' "$1"
-}
-
-write_results_md() {
-        local md=$bench/RESULTS.md
-        {
-                echo "# ghostbox benchmark results"
-                echo
-                echo "Generated by \`bench/run.sh\` from \`bench/results/$stamp.tsv\`; do not edit by hand"
-                echo "(the notes below the tables come from \`bench/NOTES.md\`). Raw hyperfine JSON:"
-                echo "\`bench/results/raw/$stamp/\`."
-                echo
-                machine
-                echo
-                echo "Scenarios: **runtime** = OCI bundle running \`/bin/true\` in new user+mount+pid+net+ipc+uts"
-                echo "namespaces (\`RUNTIME --root DIR run --bundle DIR ID\`), floor = bench/floor.c;"
-                echo "**engine** = \`run --rm busybox true\` (podman \`--userns=auto\`, docker with \`--userns-remap=default\`);"
-                echo "**rootfs** = making one container root filesystem for an image of N files;"
-                echo "**memory** = $mem_n sleeping containers, per-container monitor process (Pss/Private from"
-                echo "\`/proc/PID/smaps_rollup\`) and the engine's own; **throughput** = \`run --rm true\` per second,"
-                echo "2 parallel clients; **scale-*** = the same with N of the system's containers sleeping."
-                echo "Ratio = the row's median / ghostbox's median for the same scenario (n/a while ghostbox's row is n/a)."
-                echo
-                table "$tsv" md
-                echo
-                [ -f "$bench/NOTES.md" ] && cat "$bench/NOTES.md"
-        } >"$md"
 }
 
 # --------------------------------------------------------------- main
@@ -727,7 +632,7 @@ has rootfs && scenario_rootfs
 has scale && scenario_scale
 
 cp "$tsv" "$results/latest.tsv"
+machine >"${tsv%.tsv}.md"
 echo
-table "$tsv"
-write_results_md
-say "bench: wrote $tsv and bench/RESULTS.md"
+bash "$bench/report.sh" "$tsv"
+say "bench: wrote $tsv and bench/RESULTS.md (merge runs: bash bench/report.sh A.tsv B.tsv)"
