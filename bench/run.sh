@@ -6,6 +6,8 @@
 #   --install   install the peers from Debian first (bash scripts/deps.sh bench)
 #   --quick     fewer runs; scenario 6 at 10 and 100 containers (not 500)
 #   --only LIST comma list of scenarios: runtime,engine,rootfs,memory,throughput,scale
+#   --systems LIST  only these systems: ghostbox-runtime,crun,runc,floor,
+#               ghostbox,podman,docker,docker-net-none (default all)
 #   --runs N    runs per latency measurement (default 50, --quick 20)
 #   --keep      keep the temp dir (for debugging; mounts and processes still go)
 #   --report TSV...  only rewrite bench/RESULTS.md from result files; a row of
@@ -27,6 +29,7 @@ cd "$top"
 
 orig_args=("$@")
 report_only=()
+systems=
 install=0 quick=0 keep=0 runs= only=runtime,engine,rootfs,memory,throughput,scale
 while [ $# -gt 0 ]; do
         case $1 in
@@ -36,9 +39,11 @@ while [ $# -gt 0 ]; do
         --only) only=$2; shift ;;
         --only=*) only=${1#--only=} ;;
         --report) shift; report_only=("$@"); break ;;
+        --systems) systems=$2; shift ;;
+        --systems=*) systems=${1#--systems=} ;;
         --runs) runs=$2; shift ;;
         --runs=*) runs=${1#--runs=} ;;
-        -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench: unknown option '$1' (see --help)" >&2; exit 2 ;;
         esac
         shift
@@ -315,13 +320,14 @@ start_ghostbox() {
 # The engine command line of each system for `run --rm busybox true`.
 declare -A eng_cmd eng_ok eng_why
 setup_engines() {
-        start_ghostbox
+        local e=" $engines "
+        [[ $e == *" ghostbox "* ]] && start_ghostbox
         if [ -n "${gb_engine_ok:-}" ]; then eng_ok[ghostbox]=1; else eng_why[ghostbox]=$gb_engine_why; fi
         eng_cmd[ghostbox]="$gb_cli --data-root $W/gb/data --exec-root $W/gb/exec run --rm busybox true"
-        start_podman
+        [[ $e == *" podman "* ]] && start_podman
         eng_cmd[podman]="podman --root $W/podman/root --runroot $W/podman/run --tmpdir $W/podman/tmp --cgroup-manager cgroupfs --events-backend file run --rm --pull never --userns=auto busybox true"
         if [ -n "${podman_ok:-}" ]; then eng_ok[podman]=1; else eng_why[podman]=$podman_why; fi
-        start_dockerd
+        [[ $e == *" docker"* ]] && start_dockerd
         eng_cmd[docker]="docker -H unix://$W/docker/sock run --rm --pull never busybox true"
         eng_cmd[docker-net-none]="docker -H unix://$W/docker/sock run --rm --pull never --network none busybox true"
         if [ -n "${docker_ok:-}" ]; then
@@ -332,6 +338,12 @@ setup_engines() {
 }
 engines="ghostbox podman docker docker-net-none"
 runtimes="ghostbox-runtime crun runc floor"
+if [ -n "$systems" ]; then
+        keep_only() { local x out=; for x in "$@"; do [[ ",$systems," == *",$x,"* ]] && out+="$x "; done; echo $out; }
+        engines=$(keep_only $engines)
+        runtimes=$(keep_only $runtimes)
+fi
+monitored() { local x; for x in $engines; do [ "$x" != docker-net-none ] && echo "$x"; done; }
 
 rt_run_cmd() { # SYSTEM ID BUNDLE
         case $1 in
@@ -374,9 +386,10 @@ scenario_throughput() {
                 *) per=$tp_eng cmd=${eng_cmd[$s]} ;;
                 esac
                 json=$raw/throughput-$s.json
-                if ! hyperfine -N --style none --runs 3 --export-json "$json" -n "$s" \
+                : >"$W/clients.log"
+                if ! GB_CLIENT_LOG=$W/clients.log hyperfine -N --style none --runs 3 --export-json "$json" -n "$s" \
                         "bash $bench/clients.sh 2 $per $cmd" >>"$log" 2>&1; then
-                        na throughput $s 0 throughput runs/s "a client failed: $(tail -2 "$log" | tr '\n\t' '  ')"
+                        na throughput $s 0 throughput runs/s "a client failed: $(tail -1 "$W/clients.log")"
                         continue
                 fi
                 # Median of runs/s; min/max from the slowest/fastest batch.
@@ -472,7 +485,7 @@ measure_memory() { # SCENARIO SYSTEM N
 scenario_memory() {
         local s
         say "== (memory) $mem_n sleeping containers: per-container monitor and engine memory"
-        for s in ghostbox podman docker; do
+        for s in $(monitored); do
                 if [ -z "${eng_ok[$s]:-}" ]; then na memory $s $mem_n monitor-pss kB "${eng_why[$s]}"; continue; fi
                 fill $s $mem_n
                 measure_memory memory $s $mem_n
@@ -498,7 +511,7 @@ scenario_scale() {
                 done
                 unfill $s
         done
-        for s in ghostbox podman docker; do
+        for s in $(monitored); do
                 if [ -z "${eng_ok[$s]:-}" ]; then
                         for n in $scale_ns; do na scale-engine $s $n latency ms "${eng_why[$s]}"; done
                         continue
@@ -507,7 +520,7 @@ scenario_scale() {
                         fill $s $n
                         local saved=$engines
                         engines=$s scenario_engine $n
-                        [ $s = docker ] && engines=docker-net-none scenario_engine $n
+                        [ $s = docker ] && [[ " $saved " == *" docker-net-none "* ]] && engines=docker-net-none scenario_engine $n
                         engines=$saved
                         measure_memory scale-memory $s $n
                 done
@@ -524,6 +537,7 @@ scenario_rootfs() {
         local n img
         say "== (rootfs) root filesystem preparation"
         cc -O2 -o "$W/idmap-mount" "$bench/idmap-mount.c" || { say "bench: building idmap-mount.c failed"; return; }
+        rootfs_ghostbox_run
         for n in 100 10000 100000; do
                 img=$W/img-$n
                 say " - image of ~$n files"
@@ -550,7 +564,7 @@ scenario_rootfs() {
                         sed -i "\$s/\t\$/\t$files files/" "$tsv"
                 rm -rf "$img/copy"
                 # ghostbox's own modes.
-                rootfs_ghostbox $n "$img" "$files"
+                rootfs_ghostbox $n "$files"
                 # Docker: `docker load` of a docker-archive into the remapped
                 # daemon (extracts and shifts every file).
                 if [ -n "${docker_ok:-}" ]; then
@@ -570,35 +584,43 @@ scenario_rootfs() {
         done
 }
 
-# Contract with bench/rootfs-prep.sh (owned by the image store's author):
-#   rootfs-prep.sh setup WORKDIR IMAGE_TAR   untimed: import the image
-#   rootfs-prep.sh prepare WORKDIR MODE      timed: make one container rootfs (idmap|chown), cold
-#   rootfs-prep.sh reset WORKDIR MODE        untimed: undo prepare (before every run)
-#   rootfs-prep.sh teardown WORKDIR          untimed: remove everything
-# with GHOSTBOX=<ghostbox binary> in the environment. A non-zero setup exit
-# makes the rows n/a with its last line of output as the reason.
-rootfs_ghostbox() { # N IMG FILES
-        local n=$1 img=$2 files=$3 mode out wd=$2/gb
-        local script=$bench/rootfs-prep.sh
+# ghostbox's two modes come from bench/rootfs-prep.sh, written with the image
+# store: `GB_BUILD=DIR bash bench/rootfs-prep.sh RUNS` prints
+#   FILES MODE COLD(ms) WARM(ms) MOUNTS
+# per image size and mode, each a median of RUNS prepares timed inside the
+# library (its gb-rootfs-tool helper), cold = a mapping never used before.
+# GB_ROOTFS_PREP overrides the script's path.
+declare -A gbprep
+rootfs_ghostbox_run() {
+        local script=${GB_ROOTFS_PREP:-$bench/rootfs-prep.sh} out line
+        if ! [ -f "$script" ]; then
+                gbprep_why="bench/rootfs-prep.sh not in this tree yet (image store branch)"
+                return
+        fi
+        say " - ghostbox: bash $script $prep_runs"
+        if ! out=$(GB_BUILD=$GB_BUILD bash "$script" "$prep_runs" 2>&1); then
+                gbprep_why="rootfs-prep.sh failed: $(tail -1 <<<"$out")"
+                return
+        fi
+        printf '%s\n' "$out" >"$raw/rootfs-ghostbox.txt"
+        while read -r line; do
+                set -- $line
+                [[ $1 =~ ^[0-9]+$ && ($2 == idmap || $2 == chown) ]] || continue
+                gbprep[$1-$2]="$3 $4 $5"
+        done <<<"$out"
+}
+rootfs_ghostbox() { # N FILES
+        local n=$1 files=$2 mode v
         for mode in idmap chown; do
-                if ! [ -f "$script" ]; then
-                        na rootfs ghostbox-$mode $n latency ms "bench/rootfs-prep.sh not written yet (image store)"
+                v=${gbprep[$n-$mode]:-}
+                if [ -z "$v" ]; then
+                        na rootfs ghostbox-$mode $n latency ms "${gbprep_why:-rootfs-prep.sh printed no $n/$mode row}"
                         continue
                 fi
-                if [ ! -d "$wd" ]; then
-                        mkdir -p "$wd"
-                        if ! out=$(GHOSTBOX=$gb_cli bash "$script" setup "$wd" "$img/image.tar" 2>&1); then
-                                na rootfs ghostbox-idmap $n latency ms "rootfs-prep.sh setup: $(tail -1 <<<"$out")"
-                                na rootfs ghostbox-chown $n latency ms "rootfs-prep.sh setup: $(tail -1 <<<"$out")"
-                                return
-                        fi
-                fi
-                HF_WARMUP=1 GHOSTBOX=$gb_cli hf rootfs ghostbox-$mode $n $prep_runs "bash $script prepare $wd $mode" \
-                        --prepare "env GHOSTBOX=$gb_cli bash $script reset $wd $mode" &&
-                        sed -i "\$s/\t\$/\t$files files/" "$tsv"
-                GHOSTBOX=$gb_cli bash "$script" reset "$wd" $mode >>"$log" 2>&1
+                set -- $v
+                row rootfs ghostbox-$mode $n latency ms "$1" - - $prep_runs "cold (new mapping), timed in-library by rootfs-prep.sh; warm $2 ms; $3 mounts; its own image of $n files"
+                say "  ghostbox-$mode: median $1 ms cold, $2 ms warm"
         done
-        [ -d "$wd" ] && GHOSTBOX=$gb_cli bash "$script" teardown "$wd" >>"$log" 2>&1
 }
 
 # --------------------------------------------------------------- report
@@ -623,7 +645,7 @@ machine() {
 has() { [[ ",$only," == *",$1,"* ]]; }
 prepare_images
 probe_runtimes
-if has engine || has memory || has throughput || has scale || has rootfs; then setup_engines; fi
+if [ -n "$engines" ] && { has engine || has memory || has throughput || has scale || has rootfs; }; then setup_engines; fi
 has runtime && scenario_runtime 0
 has engine && scenario_engine 0
 has throughput && scenario_throughput
