@@ -89,6 +89,18 @@ if mountpoint -q /sys/fs/cgroup/unified 2>/dev/null && grep -q . /sys/fs/cgroup/
         umount /sys/fs/cgroup/unified && cgroup_note="bench runs in its own mount namespace with /sys/fs/cgroup/unified (controllers: $(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null || echo hugetlb)) hidden, because crun 1.8 refuses hybrid hosts whose v2 hierarchy has controllers"
 fi
 
+# Every container of a runtime that gives it a session keyring (runc, so
+# docker too) charges the keyring to the container's root, the same host UID
+# for all: kernel.keys.maxkeys (200) stops runc at ~200 containers with "unable
+# to create session key: disk quota exceeded". Raise it for the run (as
+# Docker's docs advise for many containers) and put the old values back.
+keys_saved=
+if [ -w /proc/sys/kernel/keys/maxkeys ]; then
+        keys_saved="$(cat /proc/sys/kernel/keys/maxkeys) $(cat /proc/sys/kernel/keys/maxbytes)"
+        set -- $keys_saved
+        [ "$1" -lt 5000 ] && echo 5000 >/proc/sys/kernel/keys/maxkeys
+        [ "$2" -lt 2000000 ] && echo 2000000 >/proc/sys/kernel/keys/maxbytes
+fi
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 start_date=$(date -u '+%H:%M UTC')
 start_load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -167,6 +179,11 @@ cleanup() {
                 userdel dockremap >/dev/null 2>&1
                 sed -i '/^dockremap:/d' /etc/subuid /etc/subgid
         fi
+        if [ -n "$keys_saved" ]; then
+                set -- $keys_saved
+                echo "$1" >/proc/sys/kernel/keys/maxkeys
+                echo "$2" >/proc/sys/kernel/keys/maxbytes
+        fi
         if [ $keep -eq 1 ]; then say "bench: kept $W"; else rm -rf "$W"; fi
         exit $rc
 }
@@ -191,7 +208,7 @@ hf() {
         local vals
         vals=$(jq -r '.results[0] | [.median, .min, .max, (.times | length)] | map(tostring) | join(" ")' "$json")
         set -- $vals
-        row "$sc" "$sys" "$n" latency ms "$(ms "$1")" "$(ms "$2")" "$(ms "$3")" "$4" ""
+        row "$sc" "$sys" "$n" latency ms "$(ms "$1")" "$(ms "$2")" "$(ms "$3")" "$4" "${hf_note:-}"
         say "  $sys: median $(ms "$1") ms ($(ms "$2")-$(ms "$3"))"
 }
 ms() { awk -v s="$1" 'BEGIN { printf "%.2f", s * 1000 }'; }
@@ -322,18 +339,18 @@ declare -A eng_cmd eng_ok eng_why
 setup_engines() {
         local e=" $engines "
         [[ $e == *" ghostbox "* ]] && start_ghostbox
-        if [ -n "${gb_engine_ok:-}" ]; then eng_ok[ghostbox]=1; else eng_why[ghostbox]=$gb_engine_why; fi
+        if [ -n "${gb_engine_ok:-}" ]; then eng_ok[ghostbox]=1; else eng_why[ghostbox]=${gb_engine_why:-not selected}; fi
         eng_cmd[ghostbox]="$gb_cli --data-root $W/gb/data --exec-root $W/gb/exec run --rm busybox true"
         [[ $e == *" podman "* ]] && start_podman
         eng_cmd[podman]="podman --root $W/podman/root --runroot $W/podman/run --tmpdir $W/podman/tmp --cgroup-manager cgroupfs --events-backend file run --rm --pull never --userns=auto busybox true"
-        if [ -n "${podman_ok:-}" ]; then eng_ok[podman]=1; else eng_why[podman]=$podman_why; fi
+        if [ -n "${podman_ok:-}" ]; then eng_ok[podman]=1; else eng_why[podman]=${podman_why:-not selected}; fi
         [[ $e == *" docker"* ]] && start_dockerd
         eng_cmd[docker]="docker -H unix://$W/docker/sock run --rm --pull never busybox true"
         eng_cmd[docker-net-none]="docker -H unix://$W/docker/sock run --rm --pull never --network none busybox true"
         if [ -n "${docker_ok:-}" ]; then
                 eng_ok[docker]=1 eng_ok[docker-net-none]=1
         else
-                eng_why[docker]=$docker_why eng_why[docker-net-none]=$docker_why
+                eng_why[docker]=${docker_why:-not selected} eng_why[docker-net-none]=${docker_why:-not selected}
         fi
 }
 engines="ghostbox podman docker docker-net-none"
@@ -354,8 +371,8 @@ rt_run_cmd() { # SYSTEM ID BUNDLE
 
 # --------------------------------------------------------------- scenarios
 scenario_runtime() { # N (running containers, for scenario 6)
-        local n=${1:-0} r sc=runtime nr=$runs
-        [ "$n" -gt 0 ] && sc=scale-runtime nr=$eruns
+        local n=${1:-0} r sc=runtime nr=$runs hf_note=
+        [ "$n" -gt 0 ] && sc=scale-runtime nr=$eruns hf_note=${fill_note:-}
         say "== ($sc) OCI bundle running 'true' in a user namespace, $n running containers"
         for r in $runtimes; do
                 if [ -z "${rt_ok[$r]:-}" ]; then na $sc $r $n latency ms "${rt_why[$r]}"; continue; fi
@@ -364,8 +381,8 @@ scenario_runtime() { # N (running containers, for scenario 6)
 }
 
 scenario_engine() { # N
-        local n=${1:-0} e sc=engine
-        [ "$n" -gt 0 ] && sc=scale-engine
+        local n=${1:-0} e sc=engine hf_note=
+        [ "$n" -gt 0 ] && sc=scale-engine hf_note=${fill_note:-}
         say "== ($sc) run --rm busybox true, $n running containers"
         for e in $engines; do
                 if [ -z "${eng_ok[$e]:-}" ]; then na $sc $e $n latency ms "${eng_why[$e]}"; continue; fi
@@ -434,6 +451,20 @@ fill() {
                 xargs -P 4 -I{} "$(rt_bin $s)" --root "$W/state-$s" run -d --bundle "$W/bundle-sleep" fill-{} ;;
         esac >>"$log" 2>&1
         filled[$s]=$n
+        local up
+        up=$(running $s)
+        fill_note="$up of $n containers up"
+        [ "$up" -lt "$n" ] && say "  only $up of $n $s containers started (see $log)"
+        return 0
+}
+running() { # SYSTEM: how many of its containers are up
+        case $1 in
+        docker) dk ps -q | wc -l ;;
+        podman) pm ps -q | wc -l ;;
+        ghostbox) gbx ps -q 2>/dev/null | wc -l ;;
+        crun | runc | ghostbox-runtime) rt_cmd $1 list 2>/dev/null | grep -c ' running ' ;;
+        floor) local p c=0; for p in "${floor_pids[@]}"; do kill -0 "$p" 2>/dev/null && c=$((c + 1)); done; echo $c ;;
+        esac
 }
 unfill() {
         local s=$1 id p
@@ -467,7 +498,7 @@ measure_memory() { # SCENARIO SYSTEM N
         for k in 1 2 3; do
                 case $k in 1) name=monitor-rss ;; 2) name=monitor-pss ;; 3) name=monitor-private ;; esac
                 set -- $(for p in $pids; do mem_of $p; done | awk -v c=$k '{print $c}' | stats)
-                row $sc "$s" "$n" $name kB "$1" "$2" "$3" "$4" "per-container process (${pat%%.*}), smaps_rollup"
+                row $sc "$s" "$n" $name kB "$1" "$2" "$3" "$4" "per-container ${pat%%.*}; ${fill_note:-}"
         done
         say "  $s: per-container ${pat%%.*}: Pss median $(awk "/$s\t$n\tmonitor-pss/" "$tsv" | tail -1 | cut -f6) kB over $(wc -w <<<"$pids") processes"
         if [ -n "$eng_pat" ]; then
