@@ -2,8 +2,8 @@
 # bench/report.sh TSV...: print the results table and write bench/RESULTS.md
 # from one or more result files of bench/run.sh. A row of a later file
 # replaces the row with the same scenario, system, N and metric of an earlier
-# one, so a full run can be completed by a later `--only runtime` run once
-# ghostbox-runtime works. Each TSV's machine description (TSV with .md in
+# one (unless the later one is n/a), so a full run can be completed by a
+# later `--only runtime` run once ghostbox-runtime works. Each TSV's machine description (TSV with .md in
 # place of .tsv, written by run.sh) is quoted. Notes come from bench/NOTES.md.
 set -euo pipefail
 bench=$(cd "$(dirname "$0")" && pwd)
@@ -11,7 +11,11 @@ bench=$(cd "$(dirname "$0")" && pwd)
 merged=$(mktemp)
 trap 'rm -f "$merged"' EXIT
 awk -F'\t' 'FNR == 1 { if (NR == 1) print; next }
-        { key = $1 FS $2 FS $3 FS $4; if (!(key in row)) order[++n] = key; row[key] = $0 }
+        { key = $1 FS $2 FS $3 FS $4
+          if (!(key in row)) order[++n] = key
+          # A later n/a (e.g. a system left out with --systems) never hides
+          # an earlier measurement.
+          if (!(key in row) || $6 != "n/a" || val[key] == "n/a") { row[key] = $0; val[key] = $6 } }
         END { for (i = 1; i <= n; i++) print row[order[i]] }' "$@" >"$merged"
 
 # Table: scenario, N, system, metric, median, min-max, runs, ratio to
@@ -77,7 +81,9 @@ table "$merged"
         echo "- **scale-***: runtime, engine and memory again with N of the same system's containers sleeping."
         echo
         echo "Ratio = the row's median / ghostbox's median for the same scenario, N and metric; n/a while"
-        echo "ghostbox's row is n/a. Times are wall-clock medians from hyperfine (\`-N\`, no shell)."
+        echo "ghostbox's row is n/a. For latency and memory lower is better (ratio > 1: ghostbox wins); for"
+        echo "throughput higher is better (ratio < 1: ghostbox wins). Times are wall-clock medians from"
+        echo "hyperfine (\`-N\`, no shell)."
         echo
         echo "## Results"
         echo
