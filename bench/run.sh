@@ -636,11 +636,19 @@ rootfs_ghostbox_run() {
                 return
         fi
         say " - ghostbox: bash $script $prep_runs"
-        if ! out=$(GB_BUILD=$GB_BUILD bash "$script" "$prep_runs" 2>&1); then
-                gbprep_why="rootfs-prep.sh failed: $(tail -1 <<<"$out")"
-                return
-        fi
+        local rc before d
+        before=$(ls -d /var/tmp/gb-bench-rootfs.* 2>/dev/null)
+        out=$(GB_BUILD=$GB_BUILD bash "$script" "$prep_runs" 2>&1)
+        rc=$?
+        # Its temp dir stays behind when its own cleanup fails; its mounts
+        # were in our mount namespace, so removing the dir is enough.
+        for d in /var/tmp/gb-bench-rootfs.*; do
+                [ -d "$d" ] && ! grep -qxF "$d" <<<"$before" && rm -rf "$d"
+        done
         printf '%s\n' "$out" >"$raw/rootfs-ghostbox.txt"
+        # Its rows count even if it exits non-zero afterwards (e.g. in its
+        # own cleanup); with no rows, the reason is its last line.
+        gbprep_why="rootfs-prep.sh exited $rc: $(grep -v '^#' <<<"$out" | tail -1)"
         while read -r line; do
                 set -- $line
                 [[ $1 =~ ^[0-9]+$ && ($2 == idmap || $2 == chown) ]] || continue
@@ -676,7 +684,7 @@ machine() {
         echo
         echo "- ghostbox: tree $(git -C "$top" describe --always --dirty 2>/dev/null); binaries from $GB_BUILD$([ -f "$GB_BUILD/REV" ] && echo " (built from commit $(cat "$GB_BUILD/REV"))")"
         echo "- Scenario 6 container counts: $scale_ns"
-        echo "- Command: \`bash bench/run.sh$([ $quick -eq 1 ] && echo ' --quick')$([ "$only" != runtime,engine,rootfs,memory,throughput,scale ] && echo " --only $only")\` (runs per latency point: $runs runtime, $eruns engine)"
+        echo "- Command: \`$([ "$GB_BUILD" != "$top/build" ] && echo "GB_BUILD=$GB_BUILD ")$([ -n "${GB_ROOTFS_PREP:-}" ] && echo "GB_ROOTFS_PREP=$GB_ROOTFS_PREP ")bash bench/run.sh$([ $quick -eq 1 ] && echo ' --quick')$([ "$only" != runtime,engine,rootfs,memory,throughput,scale ] && echo " --only $only")$([ -n "$systems" ] && echo " --systems $systems")\` (runs per latency point: $runs runtime, $eruns engine)"
 }
 
 # --------------------------------------------------------------- main
