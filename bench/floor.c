@@ -2,8 +2,8 @@
  *
  * It does only what no container runtime can skip: clone() into new user,
  * mount, PID, UTS, IPC and network namespaces, write the uid/gid maps from
- * the parent (one write() each, as the kernel allows only one), chroot into
- * the rootfs and exec the command. No pivot_root, no /proc, no capabilities,
+ * the parent (one write() each, as the kernel allows only one), become root
+ * of the namespace, chroot into the rootfs and exec the command. No pivot_root, no /proc, no capabilities,
  * no seccomp, no cgroups, no state files: whatever a runtime takes beyond this
  * program's time is its own overhead.
  *
@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,6 +43,12 @@ static int child_main(void *data)
          * child is "nobody" in its own namespace and cannot chroot. */
         if (read(a->sync_fd, &c, 1) != 1)
                 _exit(125);
+        /* Become the namespace's root, so the host sees the mapped ID (as
+         * with every runtime) instead of the creator's root. */
+        if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+                fprintf(stderr, "floor: Failed to become root in the namespace: %s\n", strerror(errno));
+                _exit(125);
+        }
         if (chroot(a->rootfs) < 0 || chdir("/") < 0) {
                 fprintf(stderr, "floor: Failed to chroot to '%s': %s\n", a->rootfs, strerror(errno));
                 _exit(125);

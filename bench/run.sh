@@ -2,7 +2,8 @@
 # bench/run.sh: ghostbox against its peers (crun, runc, podman, docker) on one
 # machine, in one run. Not a test: it asserts nothing about timings.
 #
-# Usage: bash bench/run.sh [--install] [--quick] [--only LIST] [--runs N] [--keep]
+# Usage: bash bench/run.sh [--install] [--quick] [--only LIST] [--systems LIST]
+#                          [--runs N] [--keep] | --report TSV...
 #   --install   install the peers from Debian first (bash scripts/deps.sh bench)
 #   --quick     fewer runs; scenario 6 at 10 and 100 containers (not 500)
 #   --only LIST comma list of scenarios: runtime,engine,rootfs,memory,throughput,scale
@@ -12,10 +13,11 @@
 #   --keep      keep the temp dir (for debugging; mounts and processes still go)
 #   --report TSV...  only rewrite bench/RESULTS.md from result files; a row of
 #               a later file replaces the same scenario/system/N/metric row of
-#               an earlier one (e.g. a full run, then `--only runtime` once
-#               ghostbox-runtime works)
+#               an earlier one unless it is n/a (e.g. a full run, then
+#               `--only runtime` once ghostbox-runtime works)
 # Environment: GB_BUILD (default ./build) holds src/cli/ghostbox and
 # src/runtime/ghostbox-runtime; built with scripts/build.sh when missing.
+# GB_ROOTFS_PREP: another bench/rootfs-prep.sh (the image store's script).
 #
 # Output: a table on stdout, bench/results/<stamp>.tsv (+ latest.tsv), the
 # hyperfine JSON files in bench/results/raw/<stamp>/, and bench/RESULTS.md.
@@ -43,7 +45,7 @@ while [ $# -gt 0 ]; do
         --systems=*) systems=${1#--systems=} ;;
         --runs) runs=$2; shift ;;
         --runs=*) runs=${1#--runs=} ;;
-        -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench: unknown option '$1' (see --help)" >&2; exit 2 ;;
         esac
         shift
@@ -137,7 +139,10 @@ cleanup() {
         # tee`): a write must not kill the cleanup half way.
         trap '' PIPE
         say "bench: cleaning up"
-        for p in "${floor_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+        if [ ${#floor_pids[@]} -gt 0 ]; then
+                pkill -9 -P "$(IFS=,; echo "${floor_pids[*]}")"
+                kill -9 "${floor_pids[@]}" 2>/dev/null
+        fi
         for r in crun runc ghostbox-runtime; do
                 [ -d "$W/state-$r" ] || continue
                 for id in $(rt_cmd $r list -q 2>/dev/null); do rt_cmd $r delete --force "$id" >/dev/null 2>&1; done
@@ -482,7 +487,14 @@ unfill() {
         ghostbox) gbx rm -f $(gbx ps -aq) >>"$log" 2>&1 ;;
         crun | runc | ghostbox-runtime)
                 for id in $(rt_cmd $s list -q 2>/dev/null); do rt_cmd $s delete --force "$id" >>"$log" 2>&1; done ;;
-        floor) for p in "${floor_pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; floor_pids=() ;;
+        # SIGKILL to floor leaves its child (the namespace's init): kill
+        # the child first, by its parent's PID.
+        floor) if [ ${#floor_pids[@]} -gt 0 ]; then
+                        pkill -9 -P "$(IFS=,; echo "${floor_pids[*]}")"
+                        kill -9 "${floor_pids[@]}" 2>/dev/null
+                        wait "${floor_pids[@]}" 2>/dev/null
+                fi
+                floor_pids=() ;;
         esac
         filled[$s]=0
 }
