@@ -52,9 +52,11 @@ table "$merged"
         echo "(raw hyperfine JSON in \`bench/results/raw/<stamp>/\`); do not edit by hand: the notes"
         echo "at the end come from \`bench/NOTES.md\`."
         echo
+        echo "## Runs: machine, peers and command of each"
+        echo
         for t in "$@"; do
                 m=${t%.tsv}.md
-                echo "### Run $(basename "${t%.tsv}")"
+                echo "### $(basename "${t%.tsv}")"
                 echo
                 if [ -f "$m" ]; then cat "$m"; else echo "(no machine description recorded)"; fi
                 echo
