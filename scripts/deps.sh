@@ -10,7 +10,7 @@ build_pkgs=(gcc make meson ninja-build pkg-config
 test_pkgs=(libcmocka-dev busybox-static clang libclang-rt-14-dev zstd
            passwd login util-linux procps iproute2 curl ca-certificates
            clang-format cppcheck containerd jq libcap2-bin python3 bc)
-bench_pkgs=(hyperfine crun runc podman docker.io containerd linux-perf valgrind)
+bench_pkgs=(hyperfine jq crun runc podman conmon docker.io containerd iptables linux-perf valgrind strace)
 
 want=("${build_pkgs[@]}")
 case "${1:-test}" in
