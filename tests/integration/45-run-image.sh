@@ -48,6 +48,18 @@ check_eq "a missing image: exit 125" 125 $rc
 check_match "... with a message that says how to get it" "Unable to find image 'nosuchimage' locally" "$out"
 check_eq "images still listed with remapping off (no masking)" "busybox" \
         "$("$GHOSTBOX" --config "$T/idmap.json" --data-root "$T/data" --userns-remap "" images | awk 'NR>1{print $1}')"
+# File capabilities (issue 4): a ping carrying cap_net_raw works for a
+# non-root user in a remapped container; the same binary without it does not.
+mkdir -p "$T/rootfs/opt/cap"
+cp "$T/rootfs/bin/busybox" "$T/rootfs/opt/cap/ping"
+setcap cap_net_raw+ep "$T/rootfs/opt/cap/ping"
+tar --numeric-owner --xattrs --xattrs-include='security.capability' -C "$T/rootfs" -cf "$T/cap.tar" .
+gb import "$T/cap.tar" capimg >/dev/null
+check "file capability: ping with cap_net_raw works as uid 1000, remapped" \
+        gb run --rm -u 1000 capimg /opt/cap/ping -c1 -W2 127.0.0.1
+check_fails "... and without the capability it is denied (the check can fail)" \
+        gb run --rm -u 1000 capimg ping -c1 -W2 127.0.0.1
+check "... in chown mode too" timeout 60 "${C[@]}" run --rm -u 1000 capimg /opt/cap/ping -c1 -W2 127.0.0.1
 check_eq "no mounts left" 0 "$(grep -c " $T/" /proc/self/mountinfo)"
 
 done_testing
