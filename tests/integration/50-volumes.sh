@@ -86,6 +86,11 @@ check_eq "volume rm once unused" "shared" "$(gb volume rm shared)"
 check_eq "nocopy leaves a new volume empty" "" \
         "$(gb run --rm -v empty:/var/www:nocopy "${R[@]}" ls /var/www)"
 
+out=$(gb run --rm --mount type=tmpfs,dst=/scratch,tmpfs-size=1m,tmpfs-mode=700 "${R[@]}" \
+        sh -c 'grep " /scratch " /proc/mounts; stat -c %a /scratch')
+check_match "--mount type=tmpfs honours tmpfs-size and tmpfs-mode" 'size=1024k,mode=700' "$out"
+check_match "... nosuid,nodev,noexec as Docker" 'nosuid,nodev,noexec' "$out"
+
 # --- :idmap binds ---------------------------------------------------------------
 mkdir -p "$T/idm" && echo data >"$T/idm/f" && chown -R 1234:1234 "$T/idm"
 out=$(gb run --rm -v "$T/idm:/m:idmap" "${R[@]}" sh -c 'ls -ln /m/f; echo x > /m/created; grep " /m " /proc/self/mounts')
