@@ -42,5 +42,6 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # docker.io's postinst enables and starts dockerd and containerd: ghostboxd's
 # tests only use its CLI, and a running dockerd would be a second engine.
 if printf '%s\n' "${missing[@]}" | grep -qx docker.io; then
-        systemctl disable --now docker.socket docker containerd >/dev/null 2>&1 || true
+        systemctl disable --now docker.socket docker >/dev/null 2>&1 || true
+        systemctl stop containerd >/dev/null 2>&1 || true
 fi

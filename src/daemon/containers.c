@@ -656,7 +656,7 @@ void h_container_wait(struct conn *c, char **caps)
         /* Headers now: the CLI starts the container only once it has them. */
         conn_stream_begin(c, 200, "application/json");
         for (;;) {
-                struct pollfd p = {.fd = c->fd, .events = POLLIN};
+                struct pollfd p = {.fd = c->fd, .events = POLLRDHUP};
                 if (gb_container_lookup(gbd_engine.cfg.data_root, id, false, &ct, NULL) < 0)
                         break; /* removed */
                 (void)gb_engine_refresh(&gbd_engine, ct, NULL);
@@ -670,12 +670,30 @@ void h_container_wait(struct conn *c, char **caps)
                 if (!removed && not_running && (!next || exited_since))
                         break;
                 gb_container_free(TAKE_PTR(ct));
-                /* A client that went away stops the wait. */
-                if (poll(&p, 1, 10) > 0) {
-                        char b;
-                        if (recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
-                                return;
+                /* While a monitor runs, hold an attach with no streams: it
+                 * closes only after the exit is on record (and before
+                 * AutoRemove's removal), so the code is never missed. */
+                {
+                        _cleanup_free_ char *state = gb_monitor_state_dir(gbd_engine.cfg.exec_root, id);
+                        _cleanup_close_ int mfd = -EBADF;
+                        if (gb_monitor_attach(state, 0, &mfd, NULL) == 0) {
+                                for (;;) {
+                                        struct pollfd pp[2] = {{.fd = mfd, .events = POLLIN},
+                                                               {.fd = c->fd, .events = POLLRDHUP}};
+                                        char b[64];
+                                        if (poll(pp, 2, -1) < 0 && errno != EINTR)
+                                                break;
+                                        if (pp[1].revents)
+                                                return; /* the client went away */
+                                        if (pp[0].revents && read(mfd, b, sizeof(b)) <= 0)
+                                                break;
+                                }
+                                continue;
+                        }
                 }
+                /* A client that went away stops the wait. */
+                if (poll(&p, 1, 10) > 0)
+                        return;
         }
         out = gb_xasprintf("{\"StatusCode\":%lld,\"Error\":null}\n", code);
         (void)gb_write_all(c->fd, out, strlen(out));

@@ -79,6 +79,11 @@ void h_container_logs(struct conn *c, char **caps);
 void h_container_resize(struct conn *c, char **caps);
 void h_container_top(struct conn *c, char **caps);
 
+void h_exec_create(struct conn *c, char **caps);
+void h_exec_start(struct conn *c, char **caps);
+void h_exec_inspect(struct conn *c, char **caps);
+void h_exec_resize(struct conn *c, char **caps);
+
 void h_images_list(struct conn *c, char **caps);
 void h_images_create(struct conn *c, char **caps);
 void h_images_load(struct conn *c, char **caps);
