@@ -555,6 +555,47 @@ static int recv_fd(int s)
         return fd;
 }
 
+/* AutoRemove deletes the record right after the exit: a `wait
+ * ?condition=removed` that polled past that moment would lose the code. So
+ * whoever holds a stream taken before start (which the monitor closes only
+ * after recording the exit, and before the removal) copies the code to
+ * <exec-root>/api-exit/<id>, where wait looks when the record is gone. */
+static char *exit_file(const char *id)
+{
+        return gb_xasprintf("%s/api-exit/%s", gbd_engine.cfg.exec_root, id);
+}
+
+static void save_exit_code(const char *id)
+{
+        _cleanup_(gb_container_freep) struct gb_container *ct = NULL;
+        _cleanup_free_ char *p = exit_file(id), *dir = gb_xasprintf("%s/api-exit", gbd_engine.cfg.exec_root);
+        _cleanup_free_ char *s = NULL;
+
+        if (gb_container_lookup(gbd_engine.cfg.data_root, id, false, &ct, NULL) < 0)
+                return;
+        s = gb_xasprintf("%lld\n",
+                         (long long)json_integer_value(json_object_get(json_object_get(ct->doc, "State"), "ExitCode")));
+        (void)gb_mkdir_p(dir, 0700);
+        (void)gb_write_file_atomic(p, s, strlen(s), 0600);
+}
+
+/* The code save_exit_code left, waiting up to 2 s for it; -1 if none. */
+static long long take_exit_code(const char *id)
+{
+        _cleanup_free_ char *p = exit_file(id);
+
+        for (int i = 0; i < 200; i++) {
+                _cleanup_free_ char *buf = NULL;
+                size_t len;
+                if (gb_read_file_at(AT_FDCWD, p, 64, &buf, &len) == 0) {
+                        (void)unlink(p);
+                        return atoll(buf);
+                }
+                (void)usleep(10 * 1000);
+        }
+        return -1;
+}
+
 void h_container_start(struct conn *c, char **caps)
 {
         _cleanup_(gb_container_freep) struct gb_container *ct = NULL;
@@ -583,10 +624,29 @@ void h_container_start(struct conn *c, char **caps)
                 const char *dot = strrchr(waiters[0], '.');
                 flags = dot ? (unsigned)atoi(dot + 1) & 7 : 6;
         }
-        r = gb_engine_start(&gbd_engine, ct->id, flags, flags ? &afd : NULL, NULL, &err);
-        if (r < 0) {
-                conn_gb_error(c, r == -EINVAL ? -EIO : r, &err);
-                return;
+        {
+                /* No attach but AutoRemove: take a stream anyway, for a
+                 * watcher that records the exit code (see above). */
+                bool watch =
+                        !flags && json_is_true(json_object_get(json_object_get(ct->doc, "HostConfig"), "AutoRemove"));
+                r = gb_engine_start(&gbd_engine, ct->id, watch ? GB_ATTACH_STDOUT : flags, flags || watch ? &afd : NULL,
+                                    NULL, &err);
+                if (r < 0) {
+                        conn_gb_error(c, r == -EINVAL ? -EIO : r, &err);
+                        return;
+                }
+                if (watch) {
+                        pid_t w = fork();
+                        if (w == 0) {
+                                char b[32768];
+                                close(c->fd); /* the client's connection is the handler's */
+                                while (read(afd, b, sizeof(b)) > 0)
+                                        ;
+                                save_exit_code(ct->id);
+                                _exit(0);
+                        }
+                        close(TAKE_FD(afd));
+                }
         }
         for (char **w = waiters; w && *w; w++) {
                 _cleanup_free_ char *p = gb_xasprintf("%s/%s", wdir, *w);
@@ -641,6 +701,7 @@ void h_container_wait(struct conn *c, char **caps)
         _cleanup_free_ char *cond = q_get(c, "condition"), *id = NULL, *finished0 = NULL, *out = NULL;
         long long code = 0;
         bool removed = cond && strcmp(cond, "removed") == 0, next = cond && strcmp(cond, "next-exit") == 0;
+        bool seen_exit = false;
 
         if (cond && *cond && !removed && !next && strcmp(cond, "not-running") != 0) {
                 conn_error(c, 400, "invalid condition: \"%s\" (next-exit, not-running, removed)", cond);
@@ -657,16 +718,26 @@ void h_container_wait(struct conn *c, char **caps)
         conn_stream_begin(c, 200, "application/json");
         for (;;) {
                 struct pollfd p = {.fd = c->fd, .events = POLLRDHUP};
-                if (gb_container_lookup(gbd_engine.cfg.data_root, id, false, &ct, NULL) < 0)
-                        break; /* removed */
+                if (gb_container_lookup(gbd_engine.cfg.data_root, id, false, &ct, NULL) < 0) {
+                        /* Removed: unless we saw the exit ourselves, the
+                         * code is where a stream holder left it. */
+                        if (!seen_exit) {
+                                long long k = take_exit_code(id);
+                                if (k >= 0)
+                                        code = k;
+                        }
+                        break;
+                }
                 (void)gb_engine_refresh(&gbd_engine, ct, NULL);
                 json_t *st = json_object_get(ct->doc, "State");
                 const char *s = gb_container_status(ct);
                 bool not_running =
                         strcmp(s, "running") != 0 && !(strcmp(s, "created") == 0 && gb_engine_init_alive(ct));
                 bool exited_since = strcmp(json_string_value(json_object_get(st, "FinishedAt")) ?: "", finished0) != 0;
-                if (exited_since || !next)
+                if (exited_since || (!next && not_running))
                         code = json_integer_value(json_object_get(st, "ExitCode"));
+                if (exited_since)
+                        seen_exit = true;
                 if (!removed && not_running && (!next || exited_since))
                         break;
                 gb_container_free(TAKE_PTR(ct));
@@ -888,6 +959,8 @@ void h_container_attach(struct conn *c, char **caps)
                 (void)gb_write_all(fd, c->buf, c->len);
         c->len = 0;
         pump(c->fd, fd, flags & GB_ATTACH_STDIN);
+        if (ls >= 0)
+                save_exit_code(ct->id); /* our stream predates start */
         (void)shutdown(c->fd, SHUT_WR);
         close(fd);
 }
