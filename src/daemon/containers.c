@@ -725,6 +725,9 @@ void h_container_wait(struct conn *c, char **caps)
                                 long long k = take_exit_code(id);
                                 if (k >= 0)
                                         code = k;
+                        } else {
+                                _cleanup_free_ char *ef = exit_file(id);
+                                (void)unlink(ef);
                         }
                         break;
                 }

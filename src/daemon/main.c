@@ -1,5 +1,6 @@
 /* ghostboxd: dockerd's flags, the listening sockets (or systemd's), and the
  * accept loop that forks one handler per connection (see daemon.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -159,6 +161,22 @@ static int inherited_fds(int *fds, int max)
         return (int)(n < (uint32_t)max ? n : (uint32_t)max);
 }
 
+/* Exit codes kept for `wait` (containers.c) that nobody collected: drop
+ * them after a minute. */
+static void expire_exit_codes(void)
+{
+        _cleanup_free_ char *dir = gb_xasprintf("%s/api-exit", gbd_engine.cfg.exec_root);
+        _cleanup_(gb_closedirp) DIR *d = opendir(dir);
+        struct dirent *de;
+        struct stat st;
+        time_t now = time(NULL);
+
+        while (d && (de = readdir(d)))
+                if (de->d_name[0] != '.' && fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    now - st.st_mtime > 60)
+                        (void)unlinkat(dirfd(d), de->d_name, 0);
+}
+
 static void usage(FILE *f)
 {
         fputs("Usage: ghostboxd [OPTIONS]\n\n"
@@ -289,12 +307,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "ghostboxd: API listening on %d socket(s); data-root '%s', remapping %s\n", n_fds,
                 gbd_engine.cfg.data_root,
                 gbd_engine.cfg.userns_remap && *gbd_engine.cfg.userns_remap ? gbd_engine.cfg.userns_remap : "off");
+        time_t last_expire = time(NULL);
         while (!got_term) {
                 struct pollfd p[MAX_LISTEN];
                 for (int i = 0; i < n_fds; i++)
                         p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
                 while (waitpid(-1, NULL, WNOHANG) > 0)
                         ;
+                if (time(NULL) - last_expire > 60) {
+                        expire_exit_codes();
+                        last_expire = time(NULL);
+                }
                 if (poll(p, (nfds_t)n_fds, 1000) <= 0)
                         continue;
                 for (int i = 0; i < n_fds; i++) {
