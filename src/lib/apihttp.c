@@ -294,19 +294,22 @@ GB_EXPORT int gb_http_parse_head(const char *buf, size_t len, struct gb_http_req
                         }
                 if (te) {
                         if (strcasecmp(te, "chunked") != 0 || cl) {
+                                /* The message first: te points into r. */
+                                rc = gb_error_set(err, EINVAL,
+                                                  "Failed to parse Transfer-Encoding '%.32s': only \"chunked\", "
+                                                  "without Content-Length",
+                                                  te);
                                 gb_http_req_clear(&r);
-                                return gb_error_set(err, EINVAL,
-                                                    "Failed to parse Transfer-Encoding '%.32s': only \"chunked\", "
-                                                    "without Content-Length",
-                                                    te);
+                                return rc;
                         }
                         r.chunked = true;
                 }
                 if (cl) {
                         uint64_t v;
                         if (gb_parse_u64(cl, &v) < 0 || v > INT64_MAX || !isdigit((unsigned char)cl[0])) {
+                                rc = gb_error_set(err, EINVAL, "Failed to parse Content-Length '%.32s'", cl);
                                 gb_http_req_clear(&r);
-                                return gb_error_set(err, EINVAL, "Failed to parse Content-Length '%.32s'", cl);
+                                return rc;
                         }
                         r.content_length = (int64_t)v;
                 }

@@ -27,6 +27,31 @@ d() { timeout 60 "$DOCKER" "$@"; }
 check "ghostboxd starts and answers /_ping" start_gbd
 check_eq "socket mode 0660 owned by root" "660 0" "$(stat -c '%a %u' "$SOCK")"
 
+# daemon.json's hosts and group; a missing group is an error naming it.
+printf '{"hosts": ["unix://%s/cfg.sock"], "group": "daemon"}\n' "$T" >"$T/cfg.json"
+"$GBD" --config-file "$T/cfg.json" --data-root "$T/data" --exec-root "$T/run" --userns-remap root 2>>"$T/gbd.log" &
+cfg_pid=$!
+at_exit "kill $cfg_pid"
+for _ in $(seq 100); do [ -S "$T/cfg.sock" ] && break; sleep 0.05; done
+check_eq "daemon.json hosts + group: the socket is 0660 root:daemon" "660 root daemon" "$(stat -c '%a %U %G' "$T/cfg.sock")"
+kill $cfg_pid
+out=$(timeout 10 "$GBD" -H "unix://$T/nogroup.sock" --group no-such-group-x --data-root "$T/data" --exec-root "$T/run" --userns-remap root 2>&1)
+check_match "--group naming a missing group: refused, saying how to fix" "group 'no-such-group-x' does not exist.*groupadd" "$out"
+
+# systemd socket activation: the daemon takes the inherited listening fd.
+if command -v systemd-socket-activate >/dev/null; then
+        systemd-socket-activate -E GHOSTBOX_SUBUID_FILE -E GHOSTBOX_SUBGID_FILE -E GHOSTBOX_CONFIG -l "$T/act.sock" "$GBD" -H fd:// --data-root "$T/data" --exec-root "$T/run" \
+                --userns-remap root 2>>"$T/gbd.log" &
+        act_pid=$!
+        at_exit "kill $act_pid"
+        for _ in $(seq 100); do [ -S "$T/act.sock" ] && break; sleep 0.05; done
+        check_eq "socket activation (LISTEN_FDS): /_ping over the inherited socket" OK \
+                "$(curl -s --max-time 10 --unix-socket "$T/act.sock" http://d/_ping)"
+        kill $act_pid
+else
+        skip "systemd-socket-activate not installed"
+fi
+
 # -- curl: the protocol -----------------------------------------------------
 hdrs=$(curl -sI --unix-socket "$SOCK" http://d/_ping | tr -d '\r')
 check_match "HEAD /_ping advertises Api-Version 1.4x" '^Api-Version: 1\.4[1-9]$' "$hdrs"
