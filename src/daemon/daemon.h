@@ -63,6 +63,7 @@ void gbd_dispatch(struct conn *c);
 void h_ping(struct conn *c, char **caps);
 void h_version(struct conn *c, char **caps);
 void h_info(struct conn *c, char **caps);
+void h_events(struct conn *c, char **caps);
 
 void h_containers_create(struct conn *c, char **caps);
 void h_containers_list(struct conn *c, char **caps);

@@ -14,6 +14,7 @@ static const struct route {
         {"HEAD", "/_ping", h_ping},
         {"GET", "/version", h_version},
         {"GET", "/info", h_info},
+        {"GET", "/events", h_events},
         {"POST", "/containers/create", h_containers_create},
         {"GET", "/containers/json", h_containers_list},
         {"POST", "/containers/prune", h_containers_prune},

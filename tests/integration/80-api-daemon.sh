@@ -143,6 +143,8 @@ check_eq "... the same pid as ghostbox inspect" "$pid" "$(gb inspect -f '{{.Stat
 check_eq "... which runs as host uid 400000 (remapped root)" 400000 "$(stat -c %u "/proc/$pid")"
 sleep 0.2
 check_eq "docker logs" started "$(d logs web)"
+check_match "docker events --since replays from the records" '^start web$' \
+        "$(d events --since 10m --until 0s --filter event=start --format '{{.Action}} {{.Actor.Attributes.name}}')"
 check_eq "docker exec: output and exit code" "out 4" "$(d exec web sh -c 'echo out; echo err >&2; exit 4' 2>/dev/null | tr -d '\n'; echo " ${PIPESTATUS[0]}")"
 check_eq "docker exec -i: stdin" "HI" "$(echo hi | d exec -i web tr a-z A-Z)"
 check_eq "docker exec -u 33" "uid=33(www-data) gid=33(www-data)" "$(d exec -u 33 web id)"
@@ -163,6 +165,18 @@ check_eq "docker stop" web "$(d stop -t 1 web)"
 check_match "... exited" '^exited' "$(d inspect --format '{{.State.Status}}' web)"
 check_eq "docker rm -f" "web fromcli" "$(d rm -f web fromcli | tr '\n' ' ' | sed 's/ $//')"
 check_eq "... gone for the CLI" "" "$(gb ps -aq)"
+
+timeout 20 "$DOCKER" events --filter type=container --format '{{.Action}} {{.Actor.Attributes.name}}' >"$T/events" 2>&1 &
+ev_pid=$!
+at_exit "kill $ev_pid"
+sleep 0.3
+gb run -d --name evt "${R[@]}" sleep 1 >/dev/null
+for _ in $(seq 100); do grep -q '^die evt' "$T/events" && break; sleep 0.05; done
+gb rm evt >/dev/null
+for _ in $(seq 100); do grep -q '^destroy evt' "$T/events" && break; sleep 0.05; done
+kill $ev_pid 2>/dev/null
+check_eq "docker events: create, start, die, destroy (of a container the CLI ran)" \
+        "create evt,start evt,die evt,destroy evt" "$(grep ' evt$' "$T/events" | paste -sd,)"
 
 check_eq "docker volume create" vol1 "$(d volume create vol1)"
 check_match "docker volume ls" 'vol1' "$(d volume ls)"
