@@ -190,5 +190,16 @@ check_match "docker tag + images" 'mybox +1' "$(d images)"
 check_match "docker rmi" 'Untagged: mybox:1' "$(d rmi mybox:1)"
 check_match "docker run of a missing image: the daemon's message" 'does not pull from registries' "$(d run --rm nope:1 true 2>&1)"
 
+# A second docker CLI (Debian's 20.10 at /usr/bin and a current one at
+# /usr/local/bin, or GB_DOCKER2): the core flow with it too.
+for d2 in ${GB_DOCKER2:-} /usr/bin/docker /usr/local/bin/docker; do
+        [ -x "$d2" ] && [ "$(readlink -f "$d2")" != "$(readlink -f "$DOCKER")" ] || continue
+        v=$(timeout 30 "$d2" version --format '{{.Client.Version}}' 2>/dev/null)
+        check_match "docker $v: run --rm, remapped" '^ +0 +400000 +65536$' "$(timeout 60 "$d2" run --rm busybox cat /proc/self/uid_map)"
+        timeout 60 "$d2" run --rm busybox sh -c 'exit 4'
+        check_eq "docker $v: the exit code" 4 "$?"
+        break
+done
+
 check_match "ghostboxd logged no crash" '^$' "$(grep -i 'segfault\|abort' "$T/gbd.log")"
 done_testing
