@@ -143,6 +143,7 @@ check_eq "... the same pid as ghostbox inspect" "$pid" "$(gb inspect -f '{{.Stat
 check_eq "... which runs as host uid 400000 (remapped root)" 400000 "$(stat -c %u "/proc/$pid")"
 sleep 0.2
 check_eq "docker logs" started "$(d logs web)"
+check_match "docker top: the container's process, with its host (remapped) uid" "^400000 +$pid " "$(d top web)"
 check_match "docker events --since replays from the records" '^start web$' \
         "$(d events --since 10m --until 0s --filter event=start --format '{{.Action}} {{.Actor.Attributes.name}}')"
 check_eq "docker exec: output and exit code" "out 4" "$(d exec web sh -c 'echo out; echo err >&2; exit 4' 2>/dev/null | tr -d '\n'; echo " ${PIPESTATUS[0]}")"
