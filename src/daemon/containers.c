@@ -327,8 +327,20 @@ void h_containers_create(struct conn *c, char **caps)
                 conn_error(c, 404, "No such image: %s", o.image);
         else if (r < 0)
                 conn_gb_error(c, r, &err);
-        else
+        else {
+                /* Labels are the API's (compose marks its containers with
+                 * them); the run options have none: add them to the
+                 * record, under its lock. */
+                json_t *labels = json_object_get(body, "Labels");
+                if (json_is_object(labels) && json_object_size(labels) > 0) {
+                        _cleanup_(gb_container_freep) struct gb_container *ct = NULL;
+                        if (gb_container_lookup(gbd_engine.cfg.data_root, id, true, &ct, NULL) == 0) {
+                                json_object_set(json_object_get(ct->doc, "Config"), "Labels", labels);
+                                (void)gb_container_save(ct, NULL);
+                        }
+                }
                 conn_json(c, 201, json_pack("{s:s, s:[]}", "Id", id, "Warnings"));
+        }
         gb_run_opts_clear(&o);
 }
 
@@ -427,8 +439,74 @@ static json_t *summary(struct gb_container *ct)
                          json_object_get(d, "Mounts") ? json_object_get(d, "Mounts") : json_array());
 }
 
+/* `filters` of GET /containers/json: label (k or k=v), name (substring,
+ * as Docker's regexp without anchors), id (prefix), status. */
+static bool filter_values_ok(json_t *f, const char *key, bool (*match)(const char *want, void *data), void *data)
+{
+        json_t *v = json_object_get(f, key), *x;
+        const char *k;
+        size_t i;
+
+        if (!v)
+                return true;
+        if (json_is_array(v)) {
+                json_array_foreach (v, i, x)
+                        if (json_is_string(x) && match(json_string_value(x), data))
+                                return true;
+                return false;
+        }
+        json_object_foreach (v, k, x)
+                if (match(k, data))
+                        return true;
+        return false;
+}
+
+static bool match_label(const char *want, void *data)
+{
+        json_t *labels = json_object_get(json_object_get(((struct gb_container *)data)->doc, "Config"), "Labels");
+        const char *eq = strchr(want, '=');
+        _cleanup_free_ char *k = eq ? strndup(want, (size_t)(eq - want)) : gb_xstrdup(want);
+        json_t *v = json_object_get(labels, k);
+
+        return v && (!eq || (json_is_string(v) && strcmp(json_string_value(v), eq + 1) == 0));
+}
+
+static bool match_name(const char *want, void *data)
+{
+        return strstr(gb_container_name(data), want[0] == '/' ? want + 1 : want) != NULL;
+}
+
+static bool match_id(const char *want, void *data)
+{
+        return gb_str_has_prefix(((struct gb_container *)data)->id, want);
+}
+
+static bool match_status(const char *want, void *data)
+{
+        return strcmp(gb_container_status(data), want) == 0;
+}
+
 void h_containers_list(struct conn *c, char **caps)
 {
+        _cleanup_free_ char *filt = q_get(c, "filters");
+        json_auto_t *filters = NULL;
+
+        if (filt && *filt) {
+                const char *k;
+                json_t *x;
+                filters = json_loads(filt, 0, NULL);
+                if (!json_is_object(filters)) {
+                        conn_error(c, 400, "invalid filters: %s", filt);
+                        return;
+                }
+                json_object_foreach (filters, k, x)
+                        if (strcmp(k, "label") != 0 && strcmp(k, "name") != 0 && strcmp(k, "id") != 0 &&
+                            strcmp(k, "status") != 0) {
+                                conn_error(c, 400, "invalid filter '%s' (ghostboxd supports label, name, id, status)",
+                                           k);
+                                return;
+                        }
+        }
         _cleanup_strv_ char **ids = NULL;
         struct gb_error err = {0};
         bool all = q_bool(c, "all");
@@ -450,7 +528,12 @@ void h_containers_list(struct conn *c, char **caps)
                 if (gb_container_lookup(gbd_engine.cfg.data_root, *id, false, &ct, NULL) < 0)
                         continue;
                 (void)gb_engine_refresh(&gbd_engine, ct, NULL);
-                if (!all && strcmp(gb_container_status(ct), "running") != 0)
+                if (!all && strcmp(gb_container_status(ct), "running") != 0 && !json_object_get(filters, "status"))
+                        continue;
+                if (!filter_values_ok(filters, "label", match_label, ct) ||
+                    !filter_values_ok(filters, "name", match_name, ct) ||
+                    !filter_values_ok(filters, "id", match_id, ct) ||
+                    !filter_values_ok(filters, "status", match_status, ct))
                         continue;
                 json_array_append_new(out, summary(ct));
         }

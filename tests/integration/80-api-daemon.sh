@@ -153,6 +153,11 @@ out=$(script -qec "timeout 30 $DOCKER exec -it web tty" /dev/null </dev/null | t
 check_match "docker exec -it: a tty" '/dev/pts/[0-9]' "$out"
 d exec web nope 2>/dev/null
 check_eq "docker exec of a missing command: 127" 127 "$?"
+d run -d --name labelled -l app=web busybox sleep 300 >/dev/null
+check_eq "docker ps --filter label=app=web: labels reach the record" labelled "$(d ps --filter label=app=web --format '{{.Names}}')"
+check_eq "docker ps --filter name=" labelled "$(d ps --filter name=abell --format '{{.Names}}')"
+check_match "an unsupported filter: 400 naming it" "invalid filter 'bogus'" "$(d ps --filter bogus=1 2>&1)"
+d rm -f labelled >/dev/null
 gb run -d --name fromcli "${R[@]}" sleep 300 >/dev/null
 check_match "docker ps sees a container the CLI made" 'fromcli' "$(d ps)"
 check_match "ghostbox ps sees the one docker made" 'web' "$(gb ps)"
