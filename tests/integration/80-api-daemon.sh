@@ -24,7 +24,8 @@ api() { curl -s --max-time 30 --unix-socket "$SOCK" "$@"; }
 code() { curl -s -o "$T/body" -w '%{http_code}' --max-time 30 --unix-socket "$SOCK" "$@"; }
 d() { timeout 60 "$DOCKER" "$@"; }
 
-check "ghostboxd starts and answers /_ping" start_gbd
+# Not through check: its command substitution would keep GBD_PID in a subshell.
+if start_gbd; then ok "ghostboxd starts and answers /_ping"; else not_ok "ghostboxd starts and answers /_ping"; fi
 check_eq "socket mode 0660 owned by root" "660 0" "$(stat -c '%a %u' "$SOCK")"
 
 # daemon.json's hosts and group; a missing group is an error naming it.
@@ -163,6 +164,7 @@ check_match "docker ps sees a container the CLI made" 'fromcli' "$(d ps)"
 check_match "ghostbox ps sees the one docker made" 'web' "$(gb ps)"
 
 stop_gbd
+check_fails "ghostboxd is down" curl -sf --max-time 5 --unix-socket "$SOCK" http://d/_ping
 check_eq "containers keep running while ghostboxd is down" 0 "$(kill -0 "$pid" && echo 0)"
 start_gbd
 check_eq "... and after its restart, docker sees the same process" "true $pid" "$(d inspect --format '{{.State.Running}} {{.State.Pid}}' web)"
