@@ -114,6 +114,12 @@ api 'http://d/v1.41/containers/apic/logs?stdout=1&stderr=1' >"$T/logs"
 check_eq "logs: stdcopy frames, stdout (1) and stderr (2)" "0100000000000004 6f75740a 0200000000000004 6572720a" \
         "$(od -An -tx1 -v "$T/logs" | tr -d ' \n' | sed 's/^\(.\{16\}\)\(.\{8\}\)\(.\{16\}\)\(.\{8\}\)$/\1 \2 \3 \4/')"
 check_eq "Binds: the host directory, read-only" /host "$(api http://d/v1.41/containers/apic/json | jq -r '.Mounts[0].Destination')"
+id2=$(api -X POST -H 'Content-Type: application/json' -d '{"Image":"busybox","Cmd":["sleep","300"]}' 'http://d/v1.41/containers/create?name=apic2' | jq -r .Id)
+code -X POST http://d/v1.41/containers/apic2/start >/dev/null
+check_eq "a name in use: 409" 409 "$(code -X POST -H 'Content-Type: application/json' -d '{"Image":"busybox"}' 'http://d/v1.41/containers/create?name=apic2')"
+check_match "... Docker's message" 'is already in use by container' "$(cat "$T/body")"
+check_eq "removing a running container without force: 409" 409 "$(code -X DELETE http://d/v1.41/containers/apic2)"
+check_eq "... with force=1: 204" 204 "$(code -X DELETE 'http://d/v1.41/containers/apic2?force=1')"
 check_eq "delete: 204" 204 "$(code -X DELETE http://d/v1.41/containers/apic)"
 check_fails "... and it is gone for the CLI too" gb inspect apic
 
