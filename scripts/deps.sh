@@ -9,7 +9,8 @@ build_pkgs=(gcc make meson ninja-build pkg-config
             libmicrohttpd-dev)
 test_pkgs=(libcmocka-dev busybox-static clang libclang-rt-14-dev zstd
            passwd login util-linux procps iproute2 curl ca-certificates
-           clang-format cppcheck containerd jq libcap2-bin python3 bc)
+           clang-format cppcheck containerd jq libcap2-bin python3 bc
+           docker.io)  # the docker CLI (/usr/bin/docker) for ghostboxd's tests; dockerd is never started
 bench_pkgs=(hyperfine jq crun runc podman conmon docker.io containerd iptables linux-perf valgrind strace)
 
 want=("${build_pkgs[@]}")
@@ -49,3 +50,9 @@ fi
 trap '[ -z "$own_policy" ] || rm -f "$policy"' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# docker.io's postinst enables and starts dockerd and containerd: ghostboxd's
+# tests only use its CLI, and a running dockerd would be a second engine.
+if printf '%s\n' "${missing[@]}" | grep -qx docker.io; then
+        systemctl disable --now docker.socket docker >/dev/null 2>&1 || true
+        systemctl stop containerd >/dev/null 2>&1 || true
+fi

@@ -509,7 +509,8 @@ GB_EXPORT int gb_container_list(const char *data_root, char ***ret_ids, struct g
                 n++;
                 gb_container_free(c);
         }
-        qsort(l, n, sizeof(*l), cmp_listed);
+        if (n > 1) /* qsort(NULL, 0) is undefined (UBSan) */
+                qsort(l, n, sizeof(*l), cmp_listed);
         ids = gb_xcalloc(n + 1, sizeof(*ids));
         for (size_t i = 0; i < n; i++) {
                 ids[i] = l[i].id;
