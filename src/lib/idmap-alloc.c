@@ -104,6 +104,14 @@ static int load_state(const char *path, struct state *s, struct gb_error *err)
         return 0;
 }
 
+/* Lock the state and read it: every operation starts here. */
+static int open_state(const char *state_path, int *ret_lock, struct state *ret, struct gb_error *err)
+{
+        int r = lock_state(state_path, ret_lock, err);
+
+        return r < 0 ? r : load_state(state_path, ret, err);
+}
+
 static int save_state(const char *path, const struct state *s, struct gb_error *err)
 {
         json_t *root = json_object(), *arr = json_array();
@@ -170,10 +178,7 @@ GB_EXPORT int gb_auto_alloc(const char *state_path, const struct gb_idmap *pool,
                 return gb_error_set(err, EINVAL, "Failed to allocate an ID range: invalid owner name '%s'", owner);
         if (size == 0)
                 return gb_error_set(err, EINVAL, "Failed to allocate an ID range: size must be at least 1");
-        r = lock_state(state_path, &lock, err);
-        if (r < 0)
-                return r;
-        r = load_state(state_path, &s, err);
+        r = open_state(state_path, &lock, &s, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < s.n; i++)
@@ -235,10 +240,7 @@ GB_EXPORT int gb_auto_release(const char *state_path, const char *owner, struct 
         bool found = false;
         int r;
 
-        r = lock_state(state_path, &lock, err);
-        if (r < 0)
-                return r;
-        r = load_state(state_path, &s, err);
+        r = open_state(state_path, &lock, &s, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < s.n; i++)
@@ -260,10 +262,7 @@ GB_EXPORT int gb_auto_lookup(const char *state_path, const struct gb_idmap *pool
         struct state s = {0};
         int r;
 
-        r = lock_state(state_path, &lock, err);
-        if (r < 0)
-                return r;
-        r = load_state(state_path, &s, err);
+        r = open_state(state_path, &lock, &s, err);
         if (r < 0)
                 return r;
         r = -ENOENT;
@@ -289,10 +288,7 @@ GB_EXPORT int gb_auto_reclaim(const char *state_path, bool (*alive)(const char *
         size_t kept = 0;
         int r;
 
-        r = lock_state(state_path, &lock, err);
-        if (r < 0)
-                return r;
-        r = load_state(state_path, &s, err);
+        r = open_state(state_path, &lock, &s, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < s.n; i++) {

@@ -67,11 +67,31 @@ GB_EXPORT int gb_monitor_connect(const char *state_dir, int *ret_fd, struct gb_e
         return 0;
 }
 
+/* Read the monitor's one-line answer ("ok" / "error ..."), stopping at the
+ * newline: EOF may never come while a not-yet-exec'd init holds a copy of
+ * the write end. Returns the line without its newline. */
+static void read_answer(int fd, char *buf, size_t size)
+{
+        size_t len = 0;
+
+        for (;;) {
+                ssize_t n = read(fd, buf + len, size - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                len += (size_t)n;
+                if (len == size - 1 || memchr(buf, '\n', len))
+                        break;
+        }
+        buf[len] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+}
+
 GB_EXPORT int gb_monitor_start(const char *state_dir, struct gb_error *err)
 {
         _cleanup_close_ int fd = -EBADF;
         char buf[GB_ERROR_MSG_MAX];
-        size_t len = 0;
         int r;
 
         r = gb_monitor_connect(state_dir, &fd, err);
@@ -80,20 +100,9 @@ GB_EXPORT int gb_monitor_start(const char *state_dir, struct gb_error *err)
         r = gb_write_all(fd, "S", 1);
         if (r < 0)
                 return gb_error_sys(err, -r, "Failed to ask the monitor to start the container");
-        for (;;) {
-                ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                len += (size_t)n;
-                if (len == sizeof(buf) - 1)
-                        break;
-        }
-        buf[len] = '\0';
-        if (strcmp(buf, "ok\n") == 0)
+        read_answer(fd, buf, sizeof(buf));
+        if (strcmp(buf, "ok") == 0)
                 return 0;
-        buf[strcspn(buf, "\n")] = '\0';
         if (gb_str_has_prefix(buf, "error: "))
                 return gb_error_set(err, EIO, "%s", buf + 7);
         return gb_error_set(err, EIO, "Failed to start the container: the monitor gave no answer");
@@ -136,7 +145,6 @@ GB_EXPORT int gb_monitor_spawn(const char *monitor_path, const char *cli_path, c
 {
         _cleanup_close_ int rd = -EBADF, wr = -EBADF;
         char buf[GB_ERROR_MSG_MAX], fdnum[16];
-        size_t len = 0;
         pid_t pid;
         int p[2];
 
@@ -171,27 +179,13 @@ GB_EXPORT int gb_monitor_spawn(const char *monitor_path, const char *cli_path, c
                 _exit(127);
         }
         close(TAKE_FD(wr));
-        /* Read one line, not to EOF: the container's init is cloned while
-         * the pipe is open and keeps its copy until it execs, which only
-         * happens after we ask for the start. */
-        for (;;) {
-                ssize_t n = read(rd, buf + len, sizeof(buf) - 1 - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                len += (size_t)n;
-                if (len == sizeof(buf) - 1 || memchr(buf, '\n', len))
-                        break;
-        }
-        buf[len] = '\0';
-        if (strcmp(buf, "ok\n") == 0) {
+        read_answer(rd, buf, sizeof(buf));
+        if (strcmp(buf, "ok") == 0) {
                 *ret_pid = pid;
                 return 0;
         }
         /* The monitor failed: it exits by itself; reap it. */
         (void)waitpid(pid, NULL, 0);
-        buf[strcspn(buf, "\n")] = '\0';
         if (gb_str_has_prefix(buf, "error ")) {
                 char *end;
                 long code = strtol(buf + 6, &end, 10);
@@ -199,5 +193,5 @@ GB_EXPORT int gb_monitor_spawn(const char *monitor_path, const char *cli_path, c
                         return gb_error_set(err, code > 0 && code < 4096 ? (int)code : EIO, "%s", end + 2);
         }
         return gb_error_set(err, EIO, "Failed to start the container's monitor '%s'%s", monitor_path,
-                            len ? "" : ": it exited without a word (is it installed next to ghostbox?)");
+                            buf[0] ? "" : ": it exited without a word (is it installed next to ghostbox?)");
 }
