@@ -596,7 +596,9 @@ void h_container_stop(struct conn *c, char **caps)
  * init (SCM_RIGHTS). */
 static char *waiter_dir(const char *id)
 {
-        return gb_xasprintf("%s/api-attach/%s", gbd_engine.cfg.exec_root, id);
+        /* 32 hex digits are unique enough and keep <dir>/<pid>.<flags>
+         * within sun_path's 108 bytes for longer exec roots. */
+        return gb_xasprintf("%s/api-attach/%.32s", gbd_engine.cfg.exec_root, id);
 }
 
 static int send_fd(const char *path, int fd)
