@@ -67,6 +67,23 @@ GB_EXPORT int gb_monitor_connect(const char *state_dir, int *ret_fd, struct gb_e
         return 0;
 }
 
+/* Connect to the monitor and send one request; *ret_fd is the connection. */
+static int send_request(const char *state_dir, const void *req, size_t len, const char *what, int *ret_fd,
+                        struct gb_error *err)
+{
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = gb_monitor_connect(state_dir, &fd, err);
+        if (r < 0)
+                return r;
+        r = gb_write_all(fd, req, len);
+        if (r < 0)
+                return gb_error_sys(err, -r, "Failed to %s", what);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 /* Read the monitor's one-line answer ("ok" / "error ..."), stopping at the
  * newline: EOF may never come while a not-yet-exec'd init holds a copy of
  * the write end. Returns the line without its newline. */
@@ -94,12 +111,9 @@ GB_EXPORT int gb_monitor_start(const char *state_dir, struct gb_error *err)
         char buf[GB_ERROR_MSG_MAX];
         int r;
 
-        r = gb_monitor_connect(state_dir, &fd, err);
+        r = send_request(state_dir, "S", 1, "ask the monitor to start the container", &fd, err);
         if (r < 0)
                 return r;
-        r = gb_write_all(fd, "S", 1);
-        if (r < 0)
-                return gb_error_sys(err, -r, "Failed to ask the monitor to start the container");
         read_answer(fd, buf, sizeof(buf));
         if (strcmp(buf, "ok") == 0)
                 return 0;
@@ -114,12 +128,9 @@ GB_EXPORT int gb_monitor_attach(const char *state_dir, unsigned flags, int *ret_
         char req[2] = {'A', (char)flags};
         int r;
 
-        r = gb_monitor_connect(state_dir, &fd, err);
+        r = send_request(state_dir, req, sizeof(req), "attach to the container", &fd, err);
         if (r < 0)
                 return r;
-        r = gb_write_all(fd, req, sizeof(req));
-        if (r < 0)
-                return gb_error_sys(err, -r, "Failed to attach to the container");
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
@@ -128,15 +139,8 @@ GB_EXPORT int gb_monitor_resize(const char *state_dir, unsigned rows, unsigned c
 {
         _cleanup_close_ int fd = -EBADF;
         char req[5] = {'R', (char)(rows >> 8), (char)rows, (char)(cols >> 8), (char)cols};
-        int r;
 
-        r = gb_monitor_connect(state_dir, &fd, err);
-        if (r < 0)
-                return r;
-        r = gb_write_all(fd, req, sizeof(req));
-        if (r < 0)
-                return gb_error_sys(err, -r, "Failed to resize the container's tty");
-        return 0;
+        return send_request(state_dir, req, sizeof(req), "resize the container's tty", &fd, err);
 }
 
 GB_EXPORT int gb_monitor_spawn(const char *monitor_path, const char *cli_path, const char *config_path,
