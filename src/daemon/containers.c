@@ -783,7 +783,7 @@ static bool still_running(void *data)
 void h_container_wait(struct conn *c, char **caps)
 {
         _cleanup_(gb_container_freep) struct gb_container *ct = NULL;
-        _cleanup_free_ char *cond = q_get(c, "condition"), *id = NULL, *finished0 = NULL, *out = NULL;
+        _cleanup_free_ char *cond = q_get(c, "condition"), *id = NULL, *finished0 = NULL, *out = NULL, *werr = NULL;
         long long code = 0;
         bool removed = cond && strcmp(cond, "removed") == 0, next = cond && strcmp(cond, "next-exit") == 0;
         bool seen_exit = false;
@@ -828,6 +828,13 @@ void h_container_wait(struct conn *c, char **caps)
                         seen_exit = true;
                 if (!removed && not_running && (!next || exited_since))
                         break;
+                /* The monitor could not remove it (see auto_remove in
+                 * src/monitor): Docker answers with the error, not forever. */
+                if (removed && not_running &&
+                    strncmp(json_string_value(json_object_get(st, "Error")) ?: "", "autoremove failed", 17) == 0) {
+                        werr = gb_xstrdup(json_string_value(json_object_get(st, "Error")));
+                        break;
+                }
                 gb_container_free(TAKE_PTR(ct));
                 /* While a monitor runs, hold an attach with no streams: it
                  * closes only after the exit is on record (and before
@@ -853,6 +860,14 @@ void h_container_wait(struct conn *c, char **caps)
                 /* A client that went away stops the wait. */
                 if (poll(&p, 1, 10) > 0)
                         return;
+        }
+        if (werr) {
+                json_t *j = json_pack("{s:I, s:{s:s}}", "StatusCode", (json_int_t)code, "Error", "Message", werr);
+                out = json_dumps(j, JSON_COMPACT);
+                json_decref(j);
+                (void)gb_write_all(c->fd, out, strlen(out));
+                (void)gb_write_all(c->fd, "\n", 1);
+                return;
         }
         out = gb_xasprintf("{\"StatusCode\":%lld,\"Error\":null}\n", code);
         (void)gb_write_all(c->fd, out, strlen(out));

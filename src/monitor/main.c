@@ -4,7 +4,8 @@
  * its child and it alone can reap it), keeps the container's stdio, writes
  * the json-file log, serves attach/start/resize on a unix socket (protocol
  * in src/lib/monitor.h), records the exit code and finish time atomically,
- * and for --rm containers runs `ghostbox rm -f` once the container exits.
+ * and for --rm containers removes it (as `ghostbox rm -f -v` would) once it
+ * exits.
  * Its exit status is the container's exit code.
  *
  * It is a separate, small executable rather than a fork of the CLI so that
@@ -30,6 +31,7 @@
 
 #include "cleanup.h"
 #include "container.h"
+#include "engine.h"
 #include "logfile.h"
 #include "monitor.h"
 #include "sandbox.h"
@@ -522,6 +524,40 @@ static void run_loop(struct monitor *m)
         }
 }
 
+/* --rm: the same removal as `ghostbox rm -f -v`, in this process (a new CLI
+ * process would cost its start-up on every --rm run). A removal that fails
+ * (a busy mount, a full disk) is retried briefly, then written to the record
+ * as State.Error so that a `wait?condition=removed` and `ghostbox ps` see why
+ * the container is still there instead of waiting for it forever. */
+static void auto_remove(struct monitor *m)
+{
+        struct gb_config_overrides ov = {.path = m->config,
+                                         .data_root = m->data_root,
+                                         .exec_root = m->exec_root,
+                                         .userns_remap = m->remap ? m->remap : "default"};
+        struct gb_engine e = {0};
+        struct gb_error err = {0};
+        int r = gb_engine_open(&ov, m->cli, &e, &err);
+
+        for (int attempt = 0; r >= 0 && attempt < 20; attempt++) {
+                gb_error_clear(&err);
+                r = gb_engine_remove(&e, m->c->id, true, true, &err);
+                if (r >= 0 || r == -ENOENT) {
+                        r = 0;
+                        break;
+                }
+                (void)usleep(50 * 1000);
+        }
+        if (r < 0) {
+                _cleanup_free_ char *msg = gb_xasprintf("autoremove failed: %s", err.msg[0] ? err.msg : strerror(-r));
+                json_t *st = json_pack("{s:s, s:s}", "Status", "exited", "Error", msg);
+                fprintf(stderr, "ghostbox-monitor: %s: %s\n", m->c->id, msg);
+                (void)update_record(m, st, NULL, NULL);
+                json_decref(st);
+        }
+        gb_engine_close(&e);
+}
+
 static void usage(void)
 {
         fprintf(stderr, "Usage: ghostbox-monitor --data-root DIR --exec-root DIR --cli PATH [--ready-fd N] ID\n"
@@ -617,17 +653,7 @@ int main(int argc, char **argv)
         run_loop(&m);
         gb_log_close(&m.log);
 
-        if (m.auto_remove && m.exited) {
-                /* --rm: the same removal code path as `ghostbox rm -f`. */
-                pid_t pid = fork();
-                if (pid == 0) {
-                        execl(m.cli, "ghostbox", "--config", m.config ? m.config : "/etc/ghostbox/daemon.json",
-                              "--userns-remap", m.remap ? m.remap : "default", "--data-root", m.data_root,
-                              "--exec-root", m.exec_root, "rm", "-f", "-v", m.c->id, (char *)NULL);
-                        _exit(127);
-                }
-                if (pid > 0)
-                        (void)waitpid(pid, NULL, 0);
-        }
+        if (m.auto_remove && m.exited)
+                auto_remove(&m);
         return m.exited ? m.exit_code : 125;
 }

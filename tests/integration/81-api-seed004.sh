@@ -58,7 +58,7 @@ export DOCKER_HOST=unix://$SOCK DOCKER_CONFIG=$T/docker-config
 GBD_PID=$!
 at_exit "kill $GBD_PID"
 for _ in $(seq 100); do curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null && break; sleep 0.05; done
-docker() { timeout 60 "$DOCKER" "$@"; }
+docker() { timeout -k 5 60 "$DOCKER" "$@"; }
 
 check_match "preflight: docker run --rm alpine cat /proc/self/uid_map is remapped" '^ +0 +400000 +65536$' \
         "$(docker run --rm alpine cat /proc/self/uid_map)"
