@@ -211,7 +211,12 @@ static int save(struct gb_container *c, bool durable, struct gb_error *err);
 
 GB_EXPORT int gb_container_save(struct gb_container *c, struct gb_error *err)
 {
-        return save(c, true, err);
+        /* An AutoRemove (--rm) record lives for the container's run only: a
+         * crash that loses it loses nothing a restart would keep (Docker
+         * removes such containers on restart too), so no fsync for it. */
+        bool rm = json_is_true(json_object_get(json_object_get(c->doc, "HostConfig"), "AutoRemove"));
+
+        return save(c, !rm, err);
 }
 
 GB_EXPORT int gb_container_save_transient(struct gb_container *c, struct gb_error *err)

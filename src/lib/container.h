@@ -68,7 +68,8 @@ int gb_container_list(const char *data_root, char ***ret_ids, struct gb_error *e
 int gb_container_reload(struct gb_container *c, struct gb_error *err);
 
 /* Write c->doc back atomically (temp file, fsync, rename, fsync of the
- * directory). The caller must hold the lock. */
+ * directory; no fsyncs for an AutoRemove container, whose record dies with
+ * its run). The caller must hold the lock. */
 int gb_container_save(struct gb_container *c, struct gb_error *err);
 
 /* The same without the fsyncs, for transient states that a crash may lose

@@ -1,5 +1,3 @@
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -11,6 +9,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "archive-dl.h"
 #include "cleanup.h"
 #include "layer.h"
 #include "syscalls.h"
@@ -22,7 +21,7 @@
 static void archive_freep(struct archive **a)
 {
         if (*a)
-                (void)archive_read_free(*a);
+                (void)gb_ar.archive_read_free(*a);
 }
 
 /* The raw (still compressed) input: copied to the blob file and hashed as
@@ -48,14 +47,14 @@ static la_ssize_t raw_read(struct archive *a, void *userdata, const void **ret)
         while (n < 0 && errno == EINTR);
         if (n < 0) {
                 r->error = errno;
-                archive_set_error(a, errno, "read error");
+                gb_ar.archive_set_error(a, errno, "read error");
                 return -1;
         }
         if (n > 0 && r->blob_fd >= 0) {
                 int q = gb_write_all(r->blob_fd, r->buf, (size_t)n);
                 if (q < 0) {
                         r->error = -q;
-                        archive_set_error(a, -q, "blob write error");
+                        gb_ar.archive_set_error(a, -q, "blob write error");
                         return -1;
                 }
         }
@@ -79,11 +78,12 @@ struct tar_reader {
 static la_ssize_t tar_read(struct archive *a, void *userdata, const void **ret)
 {
         struct tar_reader *t = userdata;
-        la_ssize_t n = archive_read_data(t->outer, t->buf, sizeof(t->buf));
+        la_ssize_t n = gb_ar.archive_read_data(t->outer, t->buf, sizeof(t->buf));
 
         if (n < 0) {
-                archive_set_error(a, archive_errno(t->outer) ? archive_errno(t->outer) : EIO, "%s",
-                                  archive_error_string(t->outer) ? archive_error_string(t->outer) : "read error");
+                gb_ar.archive_set_error(a, gb_ar.archive_errno(t->outer) ? gb_ar.archive_errno(t->outer) : EIO, "%s",
+                                        gb_ar.archive_error_string(t->outer) ? gb_ar.archive_error_string(t->outer)
+                                                                             : "read error");
                 return -1;
         }
         gb_sha256_update(&t->sha, t->buf, (size_t)n);
@@ -320,9 +320,9 @@ static int apply_xattrs(struct extract *x, struct archive_entry *e, int fd, cons
         const void *value;
         size_t size;
 
-        if (archive_entry_xattr_reset(e) == 0)
+        if (gb_ar.archive_entry_xattr_reset(e) == 0)
                 return 0;
-        while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+        while (gb_ar.archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
                 uint8_t caps[24];
 
                 if (!name)
@@ -398,8 +398,8 @@ static int apply_meta_fd(struct extract *x, struct archive_entry *e, int fd, con
                 if (r < 0)
                         return r;
         }
-        ts[0].tv_sec = ts[1].tv_sec = archive_entry_mtime(e);
-        ts[0].tv_nsec = ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+        ts[0].tv_sec = ts[1].tv_sec = gb_ar.archive_entry_mtime(e);
+        ts[0].tv_nsec = ts[1].tv_nsec = gb_ar.archive_entry_mtime_nsec(e);
         (void)futimens(fd, ts);
         return 0;
 }
@@ -411,7 +411,7 @@ static int write_data(struct archive *a, int fd, struct archive_entry *e, const 
         la_int64_t off;
         int r;
 
-        while ((r = archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK) {
+        while ((r = gb_ar.archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK) {
                 const char *p = buf;
                 while (size > 0) {
                         ssize_t n = pwrite(fd, p, size, (off_t)off);
@@ -426,9 +426,10 @@ static int write_data(struct archive *a, int fd, struct archive_entry *e, const 
                 }
         }
         if (r != ARCHIVE_EOF)
-                return gb_error_set(err, archive_errno(a) ? archive_errno(a) : EIO, "Failed to read data of '%s': %s",
-                                    path, archive_error_string(a) ? archive_error_string(a) : "corrupt archive");
-        if (archive_entry_size_is_set(e) && ftruncate(fd, (off_t)archive_entry_size(e)) < 0)
+                return gb_error_set(err, gb_ar.archive_errno(a) ? gb_ar.archive_errno(a) : EIO,
+                                    "Failed to read data of '%s': %s", path,
+                                    gb_ar.archive_error_string(a) ? gb_ar.archive_error_string(a) : "corrupt archive");
+        if (gb_ar.archive_entry_size_is_set(e) && ftruncate(fd, (off_t)gb_ar.archive_entry_size(e)) < 0)
                 return gb_error_sys(err, errno, "Failed to size '%s'", path);
         return 0;
 }
@@ -437,11 +438,11 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
 {
         _cleanup_free_ char *path = NULL, *parent = NULL;
         _cleanup_close_ int pfd = -EBADF, fd = -EBADF;
-        const char *raw = archive_entry_pathname(e), *name, *hardlink, *slash;
+        const char *raw = gb_ar.archive_entry_pathname(e), *name, *hardlink, *slash;
         bool plain = x->flags & GB_LAYER_PLAIN;
-        mode_t type = archive_entry_filetype(e);
-        mode_t perm = archive_entry_perm(e) & 07777;
-        la_int64_t uid64 = archive_entry_uid(e), gid64 = archive_entry_gid(e);
+        mode_t type = gb_ar.archive_entry_filetype(e);
+        mode_t perm = gb_ar.archive_entry_perm(e) & 07777;
+        la_int64_t uid64 = gb_ar.archive_entry_uid(e), gid64 = gb_ar.archive_entry_gid(e);
         uid_t uid;
         gid_t gid;
         struct stat st;
@@ -513,7 +514,7 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
         /* The leaf is never followed: an existing entry is replaced, unless
          * a directory meets a directory (tar's merge semantics). */
         if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-                hardlink = archive_entry_hardlink(e);
+                hardlink = gb_ar.archive_entry_hardlink(e);
                 if (!(S_ISDIR(st.st_mode) && type == AE_IFDIR && !hardlink)) {
                         cache_drop(x);
                         r = gb_remove_at(pfd, name);
@@ -522,7 +523,7 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
                 }
         }
 
-        hardlink = archive_entry_hardlink(e);
+        hardlink = gb_ar.archive_entry_hardlink(e);
         if (hardlink) {
                 _cleanup_free_ char *target = NULL;
                 _cleanup_close_ int tparent = -EBADF;
@@ -568,7 +569,7 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
                         return gb_error_sys(err, errno, "Failed to open directory '%s'", raw);
                 return apply_meta_fd(x, e, fd, raw, uid, gid, perm, err);
         case AE_IFLNK: {
-                const char *target = archive_entry_symlink(e);
+                const char *target = gb_ar.archive_entry_symlink(e);
                 struct timespec ts[2];
 
                 if (!target || !target[0] || strlen(target) > GB_LAYER_PATH_MAX)
@@ -581,8 +582,8 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
                         return gb_error_sys(err, errno, "Failed to create symlink '%s'", raw);
                 if (!plain && fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
                         return gb_error_sys(err, errno, "Failed to chown symlink '%s'", raw);
-                ts[0].tv_sec = ts[1].tv_sec = archive_entry_mtime(e);
-                ts[0].tv_nsec = ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+                ts[0].tv_sec = ts[1].tv_sec = gb_ar.archive_entry_mtime(e);
+                ts[0].tv_nsec = ts[1].tv_nsec = gb_ar.archive_entry_mtime_nsec(e);
                 (void)utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW);
                 return 0;
         }
@@ -595,7 +596,9 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
                  * root filesystem is mounted nodev: only the runtime's /dev
                  * provides usable devices. */
                 if (mknodat(pfd, name, type | 0600,
-                            type == AE_IFIFO ? 0 : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e))) < 0)
+                            type == AE_IFIFO
+                                    ? 0
+                                    : makedev(gb_ar.archive_entry_rdevmajor(e), gb_ar.archive_entry_rdevminor(e))) < 0)
                         return gb_error_sys(err, errno, "Failed to create node '%s'", raw);
                 if (fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
                         return gb_error_sys(err, errno, "Failed to chown '%s'", raw);
@@ -619,6 +622,9 @@ GB_EXPORT int gb_layer_extract(int in_fd, int root_fd, const struct gb_layer_opt
         struct archive_entry *e;
         int r;
 
+        r = gb_archive_load(err);
+        if (r < 0)
+                return r;
         raw->fd = in_fd;
         raw->blob_fd = opts ? opts->blob_fd : -1;
         raw->progress = opts ? opts->progress : NULL;
@@ -629,19 +635,21 @@ GB_EXPORT int gb_layer_extract(int in_fd, int root_fd, const struct gb_layer_opt
         /* Outer reader: undo the compression only. Filters are named one by
          * one: archive_read_support_filter_all() would also run external
          * programs (lrzip, lzop) on hostile input. */
-        outer = archive_read_new();
+        outer = gb_ar.archive_read_new();
         if (!outer)
                 return gb_error_sys(err, ENOMEM, "Failed to allocate an archive reader");
-        archive_read_support_filter_gzip(outer);
-        archive_read_support_filter_zstd(outer);
-        archive_read_support_format_raw(outer);
-        if (archive_read_open(outer, raw, NULL, raw_read, NULL) != ARCHIVE_OK)
+        gb_ar.archive_read_support_filter_gzip(outer);
+        gb_ar.archive_read_support_filter_zstd(outer);
+        gb_ar.archive_read_support_format_raw(outer);
+        if (gb_ar.archive_read_open(outer, raw, NULL, raw_read, NULL) != ARCHIVE_OK)
                 return gb_error_set(err, raw->error ? raw->error : EINVAL, "Failed to read the archive: %s",
-                                    archive_error_string(outer) ? archive_error_string(outer) : "unknown format");
-        if (archive_read_next_header(outer, &e) != ARCHIVE_OK)
+                                    gb_ar.archive_error_string(outer) ? gb_ar.archive_error_string(outer)
+                                                                      : "unknown format");
+        if (gb_ar.archive_read_next_header(outer, &e) != ARCHIVE_OK)
                 return gb_error_set(err, EINVAL, "Failed to read the archive: %s",
-                                    archive_error_string(outer) ? archive_error_string(outer) : "empty input");
-        switch (archive_filter_code(outer, 0)) {
+                                    gb_ar.archive_error_string(outer) ? gb_ar.archive_error_string(outer)
+                                                                      : "empty input");
+        switch (gb_ar.archive_filter_code(outer, 0)) {
         case ARCHIVE_FILTER_GZIP:
                 info.compression = "gzip";
                 break;
@@ -653,26 +661,28 @@ GB_EXPORT int gb_layer_extract(int in_fd, int root_fd, const struct gb_layer_opt
         }
         tr->outer = outer;
 
-        inner = archive_read_new();
+        inner = gb_ar.archive_read_new();
         if (!inner)
                 return gb_error_sys(err, ENOMEM, "Failed to allocate an archive reader");
-        archive_read_support_format_tar(inner);
-        if (archive_read_open(inner, tr, NULL, tar_read, NULL) != ARCHIVE_OK) {
+        gb_ar.archive_read_support_format_tar(inner);
+        if (gb_ar.archive_read_open(inner, tr, NULL, tar_read, NULL) != ARCHIVE_OK) {
                 r = gb_error_set(err, EINVAL, "Failed to read the archive: %s",
-                                 archive_error_string(inner) ? archive_error_string(inner) : "not a tar archive");
+                                 gb_ar.archive_error_string(inner) ? gb_ar.archive_error_string(inner)
+                                                                   : "not a tar archive");
                 goto out;
         }
         for (;;) {
-                r = archive_read_next_header(inner, &e);
+                r = gb_ar.archive_read_next_header(inner, &e);
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r == ARCHIVE_WARN)
                         r = ARCHIVE_OK;
                 if (r != ARCHIVE_OK) {
-                        r = gb_error_set(err, archive_errno(inner) > 0 ? archive_errno(inner) : EINVAL,
+                        r = gb_error_set(err, gb_ar.archive_errno(inner) > 0 ? gb_ar.archive_errno(inner) : EINVAL,
                                          "Failed to read the archive after %llu entries: %s (corrupt or truncated?)",
                                          (unsigned long long)info.entries,
-                                         archive_error_string(inner) ? archive_error_string(inner) : "bad header");
+                                         gb_ar.archive_error_string(inner) ? gb_ar.archive_error_string(inner)
+                                                                           : "bad header");
                         goto out;
                 }
                 r = extract_entry(&x, inner, e, err);
@@ -682,10 +692,11 @@ GB_EXPORT int gb_layer_extract(int in_fd, int root_fd, const struct gb_layer_opt
         /* Hash what the tar reader left (end-of-archive padding) so the diff
          * ID covers the whole stream, like Docker's. */
         for (;;) {
-                la_ssize_t n = archive_read_data(outer, tr->buf, sizeof(tr->buf));
+                la_ssize_t n = gb_ar.archive_read_data(outer, tr->buf, sizeof(tr->buf));
                 if (n < 0) {
                         r = gb_error_set(err, EIO, "Failed to read the archive: %s (corrupt or truncated?)",
-                                         archive_error_string(outer) ? archive_error_string(outer) : "read error");
+                                         gb_ar.archive_error_string(outer) ? gb_ar.archive_error_string(outer)
+                                                                           : "read error");
                         goto out;
                 }
                 if (n == 0)

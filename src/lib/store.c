@@ -1,5 +1,3 @@
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archive-dl.h"
 #include "cleanup.h"
 #include "store.h"
 #include "util.h"
@@ -1364,24 +1363,26 @@ GB_EXPORT int gb_store_image_in_use(struct gb_store *s, const char *id, char **r
 static void archive_write_freep(struct archive **a)
 {
         if (*a)
-                (void)archive_write_free(*a);
+                (void)gb_ar.archive_write_free(*a);
 }
 
 static int write_member(struct archive *a, const char *name, const void *data, size_t len, int src_fd,
                         struct gb_error *err)
 {
-        struct archive_entry *e = archive_entry_new();
+        struct archive_entry *e = gb_ar.archive_entry_new();
         int r = 0;
 
-        archive_entry_set_pathname(e, name);
-        archive_entry_set_filetype(e, AE_IFREG);
-        archive_entry_set_perm(e, 0644);
-        archive_entry_set_size(e, (la_int64_t)len);
-        archive_entry_set_mtime(e, 0, 0);
-        if (archive_write_header(a, e) != ARCHIVE_OK)
-                r = gb_error_set(err, EIO, "Failed to write '%s' to the archive: %s", name, archive_error_string(a));
-        if (r >= 0 && data && len && archive_write_data(a, data, len) != (la_ssize_t)len)
-                r = gb_error_set(err, EIO, "Failed to write '%s' to the archive: %s", name, archive_error_string(a));
+        gb_ar.archive_entry_set_pathname(e, name);
+        gb_ar.archive_entry_set_filetype(e, AE_IFREG);
+        gb_ar.archive_entry_set_perm(e, 0644);
+        gb_ar.archive_entry_set_size(e, (la_int64_t)len);
+        gb_ar.archive_entry_set_mtime(e, 0, 0);
+        if (gb_ar.archive_write_header(a, e) != ARCHIVE_OK)
+                r = gb_error_set(err, EIO, "Failed to write '%s' to the archive: %s", name,
+                                 gb_ar.archive_error_string(a));
+        if (r >= 0 && data && len && gb_ar.archive_write_data(a, data, len) != (la_ssize_t)len)
+                r = gb_error_set(err, EIO, "Failed to write '%s' to the archive: %s", name,
+                                 gb_ar.archive_error_string(a));
         if (r >= 0 && src_fd >= 0) {
                 char buf[65536];
                 size_t left = len;
@@ -1391,14 +1392,15 @@ static int write_member(struct archive *a, const char *name, const void *data, s
                                 r = gb_error_sys(err, n < 0 ? errno : EIO, "Failed to read blob for '%s'", name);
                                 break;
                         }
-                        if (archive_write_data(a, buf, (size_t)n) != n) {
-                                r = gb_error_set(err, EIO, "Failed to write '%s': %s", name, archive_error_string(a));
+                        if (gb_ar.archive_write_data(a, buf, (size_t)n) != n) {
+                                r = gb_error_set(err, EIO, "Failed to write '%s': %s", name,
+                                                 gb_ar.archive_error_string(a));
                                 break;
                         }
                         left -= (size_t)n;
                 }
         }
-        archive_entry_free(e);
+        gb_ar.archive_entry_free(e);
         return r;
 }
 
@@ -1422,14 +1424,17 @@ GB_EXPORT int gb_store_save(struct gb_store *s, char *const *names, int fd, stru
 
         if (!names || !names[0])
                 return gb_error_set(err, EINVAL, "Failed to save: no image named");
+        r = gb_archive_load(err);
+        if (r < 0)
+                return r;
         r = store_lock(s, LOCK_SH, err);
         if (r < 0)
                 return r;
-        a = archive_write_new();
-        archive_write_set_format_pax_restricted(a);
-        archive_write_set_bytes_in_last_block(a, 1);
-        if (archive_write_open_fd(a, fd) != ARCHIVE_OK) {
-                r = gb_error_set(err, EIO, "Failed to start the archive: %s", archive_error_string(a));
+        a = gb_ar.archive_write_new();
+        gb_ar.archive_write_set_format_pax_restricted(a);
+        gb_ar.archive_write_set_bytes_in_last_block(a, 1);
+        if (gb_ar.archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+                r = gb_error_set(err, EIO, "Failed to start the archive: %s", gb_ar.archive_error_string(a));
                 goto out;
         }
         for (char *const *n = names; *n; n++) {
@@ -1537,8 +1542,8 @@ GB_EXPORT int gb_store_save(struct gb_store *s, char *const *names, int fd, stru
             (r = write_member(a, "index.json", itext, strlen(itext), -1, err)) < 0 ||
             (r = write_member(a, "manifest.json", dtext, strlen(dtext), -1, err)) < 0)
                 goto out;
-        if (archive_write_close(a) != ARCHIVE_OK) {
-                r = gb_error_set(err, EIO, "Failed to finish the archive: %s", archive_error_string(a));
+        if (gb_ar.archive_write_close(a) != ARCHIVE_OK) {
+                r = gb_error_set(err, EIO, "Failed to finish the archive: %s", gb_ar.archive_error_string(a));
                 goto out;
         }
         r = 0;
