@@ -13,6 +13,7 @@ top=$PWD
 pass=0
 fail=0
 failed_names=()
+skipped_names=() # "# SKIP" results: neither passed nor failed, listed at the end
 
 # Read TAP on stdin, echo it, count. $1 names the suite for the summary.
 count_tap() {
@@ -20,6 +21,7 @@ count_tap() {
         while IFS= read -r line; do
                 printf '%s\n' "$line"
                 case "$line" in
+                *"# SKIP"*) skipped_names+=("$suite: ${line#*# SKIP}") ;;
                 "not ok"*) fail=$((fail + 1)); failed_names+=("$suite: ${line#not ok }") ;;
                 "ok"*) pass=$((pass + 1)) ;;
                 esac
@@ -142,6 +144,11 @@ if [ -n "$files" ] && command -v clang-format >/dev/null; then
 fi
 
 echo
+if [ ${#skipped_names[@]} -gt 0 ]; then
+        echo
+        echo "Skipped (${#skipped_names[@]}, counted neither way):"
+        printf '  %s\n' "${skipped_names[@]}"
+fi
 if [ ${#failed_names[@]} -gt 0 ]; then
         echo "Failed:"
         printf '  %s\n' "${failed_names[@]}"

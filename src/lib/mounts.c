@@ -185,8 +185,28 @@ GB_EXPORT int gb_mounts_prepare(const struct gb_spec *s, const char *rootfs, str
                 _cleanup_close_ int ns = -EBADF;
                 const struct gb_idmap *um, *gm;
 
-                if (!m->idmapped)
+                if (!m->idmapped) {
+                        /* Plain binds are opened here too, as host root:
+                         * in the child, inside the user namespace, the
+                         * source's path is walked as the container's root,
+                         * and a directory on the way that only host root may
+                         * enter (a 0700 home or build directory) would refuse
+                         * it. Docker's daemon (and runc since it took mount
+                         * source fds) mounts binds with host privileges too;
+                         * the container still only reaches the source's own
+                         * files with its mapped IDs. */
+                        if (m->bind && m->source && m->source[0] == '/') {
+                                p.tree_fds[i] = open_tree(AT_FDCWD, m->source,
+                                                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                                                  (m->recursive ? AT_RECURSIVE : 0));
+                                if (p.tree_fds[i] < 0) {
+                                        r = gb_error_sys(err, errno, "mounts[%zu]: Failed to bind '%s'", i, m->source);
+                                        gb_mounts_prep_done(&p);
+                                        return r;
+                                }
+                        }
                         continue;
+                }
                 /* "idmap" without explicit mappings: the container's own. */
                 um = m->uid_map ? m->uid_map : s->uid_map;
                 gm = m->gid_map ? m->gid_map : s->gid_map;

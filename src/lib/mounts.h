@@ -13,9 +13,10 @@
 #include "error.h"
 #include "spec.h"
 
-/* Prepared in the parent while it still holds host privileges: idmapped
- * bind mounts (MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN in the initial user
- * namespace). tree_fds[i] is a detached mount for spec->mounts[i] or
+/* Prepared in the parent while it still holds host privileges: the bind
+ * mounts' sources (opened as host root, so the walk to them is not checked
+ * against the container's IDs), idmapped ones among them (MOUNT_ATTR_IDMAP
+ * needs CAP_SYS_ADMIN in the initial user namespace). tree_fds[i] is a detached mount for spec->mounts[i] or
  * -EBADF. */
 struct gb_mounts_prep {
         int *tree_fds;

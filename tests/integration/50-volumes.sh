@@ -127,4 +127,14 @@ out=$(GHOSTBOX_SUBUID_FILE=$T/subuid2 GHOSTBOX_SUBGID_FILE=$T/subgid2 "${G[@]}" 
 check_match "helper across ranges: uid 33 -> 250013, gid 19 -> 200019" '^33:19 33 -> host 250013 \(uid\), 19 -> host 200019' "$out"
 check_eq "... and chowns to it" "250013:200019" "$(stat -c %u:%g "$T/multi")"
 
+# A bind source below a directory only host root may enter (a 0700 home or
+# CI checkout): the source is opened by the engine as host root, as Docker's
+# daemon does; the container still reads only what its IDs may.
+mkdir -p "$T/private/shared" && chmod 0700 "$T/private" && echo readable >"$T/private/shared/f" &&
+        chmod 0755 "$T/private/shared" && chmod 0644 "$T/private/shared/f"
+check_eq "bind from below a 0700 directory" readable "$(gb run --rm -v "$T/private/shared:/d" "${R[@]}" cat /d/f 2>&1)"
+echo secret >"$T/private/shared/s" && chmod 0600 "$T/private/shared/s"
+check_match "... its 0600 root file stays unreadable inside" 'Permission denied' \
+        "$(gb run --rm -v "$T/private/shared:/d" "${R[@]}" cat /d/s 2>&1)"
+
 done_testing
