@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "verbs.h"
+#include "util.h"
 
 /* Docker's convention: 125 means the engine itself failed. */
 #define EXIT_ENGINE 125
@@ -98,6 +99,7 @@ int main(int argc, char **argv)
         struct gb_cli_ctx ctx = {.config_path = getenv("GHOSTBOX_CONFIG"), .argv = argv};
         int c;
 
+        gb_ensure_std_fds();
         gb_set_warn_handler(cli_warn_handler, NULL);
         /* '+' stops at the first non-option: the verb owns the rest. */
         while ((c = getopt_long(argc, argv, "+hv", opts, NULL)) != -1) {

@@ -213,6 +213,7 @@ int main(int argc, char **argv)
         int n_hosts = 0, fds[MAX_LISTEN], n_fds = 0, ch;
         _cleanup_free_ char *cli = NULL;
 
+        gb_ensure_std_fds();
         while ((ch = getopt_long(argc, argv, "H:G:p:Dh", opts, NULL)) != -1) {
                 switch (ch) {
                 case 'H':

@@ -167,12 +167,16 @@ GB_EXPORT int gb_monitor_spawn(const char *monitor_path, const char *cli_path, c
                  * set up by the monitor itself). The ready pipe is the
                  * only fd it inherits on purpose. */
                 (void)setsid();
+                /* The pipe first goes above 3: were it 0-3 itself, the
+                 * dup2s below would clobber it, or dup2(3, 3) would keep
+                 * its close-on-exec. */
+                wr = fcntl(wr, F_DUPFD_CLOEXEC, 10);
                 devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-                if (devnull >= 0) {
-                        (void)dup2(devnull, 0);
-                        (void)dup2(devnull, 1);
-                        (void)dup2(devnull, 2);
-                }
+                if (wr < 0 || devnull < 0)
+                        _exit(127);
+                (void)dup2(devnull, 0);
+                (void)dup2(devnull, 1);
+                (void)dup2(devnull, 2);
                 if (dup2(wr, 3) < 0)
                         _exit(127);
                 (void)snprintf(fdnum, sizeof(fdnum), "%d", 3);

@@ -208,9 +208,12 @@ static int close_fds(unsigned preserve, int keep, struct gb_error *err)
 
 static int setup_stdio(const int *stdio, struct gb_error *err)
 {
-        for (int i = 0; stdio && i < 3; i++)
-                if (stdio[i] != i && dup2(stdio[i], i) < 0)
+        for (int i = 0; stdio && i < 3; i++) {
+                /* dup2(i, i) would keep a close-on-exec flag. */
+                int r = stdio[i] == i ? fcntl(i, F_SETFD, 0) : dup2(stdio[i], i);
+                if (r < 0)
                         return gb_error_sys(err, errno, "Failed to set up fd %d of the process", i);
+        }
         return 0;
 }
 

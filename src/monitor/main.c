@@ -506,6 +506,14 @@ static void run_loop(struct monitor *m)
                                 handle_client_input(m, i - 1 - first_client);
                 if (p[1].revents)
                         handle_new_connection(m);
+                if (p[0].revents & POLLNVAL) {
+                        /* Our signalfd is gone (it must not be; never spin
+                         * on it): fall back to a blocking wait. */
+                        int status;
+                        if (waitpid(m->sb.pid, &status, 0) == m->sb.pid)
+                                finish(m, status);
+                        return;
+                }
                 if (p[0].revents) {
                         struct signalfd_siginfo si;
                         while (read(m->sig_fd, &si, sizeof(si)) == sizeof(si))
@@ -581,6 +589,7 @@ int main(int argc, char **argv)
         sigset_t mask;
         int c;
 
+        gb_ensure_std_fds();
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 switch (c) {
                 case 'd':

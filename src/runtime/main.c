@@ -11,6 +11,7 @@
 
 #include "cleanup.h"
 #include "runtime.h"
+#include "util.h"
 
 static const struct {
         const char *name;
@@ -117,6 +118,7 @@ int main(int argc, char **argv)
         struct rt_ctx ctx = {.root = "/run/ghostbox-runtime", .argv = argv};
         int c;
 
+        gb_ensure_std_fds();
         warn_ctx = &ctx;
         gb_set_warn_handler(warn_handler, NULL);
         while ((c = getopt_long(argc, argv, "+hv", opts, NULL)) != -1) {

@@ -77,4 +77,13 @@ rm -f "$T/small/fill"
 check "space back: rm works" "${S[@]}" rm keeper
 check_eq "full disk: no mount left below the small data root" 0 "$(grep -c " $T/small/" /proc/self/mountinfo)"
 
+# Started with stdin, stdout or stderr closed (a cron job, a CI runner, a
+# daemon's child): the next pipe or socket would take the free number; the
+# monitor once lost its signalfd that way and spun at 100% CPU, forever.
+check_eq "stdin closed: run --rm still runs and answers" hi "$(timeout -k 5 20 "${G[@]}" run --rm "${R[@]}" echo hi <&-)"
+check_eq "stdout closed: the exit code still comes back" 3 "$(timeout -k 5 20 "${G[@]}" run --rm "${R[@]}" sh -c 'exit 3' >&-; echo $?)"
+id=$(timeout -k 5 20 "${G[@]}" run -d "${R[@]}" sleep 30 <&- 2>&-)
+check_eq "stdin and stderr closed: run -d starts it" running "$(gb inspect -f '{{.State.Status}}' "$id" 2>&1)"
+gb rm -f "$id" >/dev/null 2>&1
+
 done_testing

@@ -367,3 +367,15 @@ GB_EXPORT void gb_crash_point(const char *name)
         if (at && strcmp(at, name) == 0)
                 (void)raise(SIGKILL);
 }
+
+GB_EXPORT void gb_ensure_std_fds(void)
+{
+        for (int fd = 0; fd < 3; fd++)
+                if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+                        /* The lowest free number: this very fd. Not
+                         * O_CLOEXEC: it stands in for inherited stdio. */
+                        int n = open("/dev/null", O_RDWR);
+                        if (n >= 0 && n != fd)
+                                close(n);
+                }
+}

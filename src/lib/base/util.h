@@ -51,6 +51,12 @@ void *gb_xrealloc(void *p, size_t n);
 char *gb_xstrdup(const char *s);
 char *gb_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Open /dev/null on whichever of fds 0, 1 and 2 is closed. Every main()
+ * calls it first: a program started with a closed stdio fd would otherwise
+ * hand that number to its next pipe or socket, and code that later sets up
+ * fds 0-2 (or passes "fd 3" to a child) would clobber or lose it. */
+void gb_ensure_std_fds(void);
+
 /* Close every fd >= first: close_range(2), or a loop over /proc/self/fd on
  * kernels without it. Async-signal-safe apart from the fallback's opendir,
  * which a forked child of a single-threaded process may use. */
