@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# ghostboxd, more of the Engine API: rename, save/history, exec and
+# container resize, attach with logs, update, networks. Driven with curl
+# and the stock docker CLI (never dockerd); its own data and exec roots.
+. "$(dirname "$0")/lib.sh"
+require_root
+DOCKER=$(command -v docker || true)
+GBD=$GB_BUILD/src/daemon/ghostboxd
+engine_env
+tar --numeric-owner -C "$T/rootfs" -cf "$T/busybox.tar" .
+gb import "$T/busybox.tar" busybox >/dev/null
+SOCK=$T/ghostbox.sock
+export DOCKER_HOST=unix://$SOCK DOCKER_CONFIG=$T/docker-config
+GBD_PID=
+start_gbd() {
+        "$GBD" -H "unix://$SOCK" --data-root "$T/data" --exec-root "$T/run" --userns-remap root \
+                >>"$T/gbd.log" 2>&1 &
+        GBD_PID=$!
+        for _ in $(seq 100); do [ -S "$SOCK" ] && curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null && return 0; sleep 0.05; done
+        return 1
+}
+stop_gbd() { [ -n "$GBD_PID" ] && kill "$GBD_PID" 2>/dev/null && wait "$GBD_PID" 2>/dev/null; GBD_PID=; }
+at_exit 'stop_gbd'
+api() { curl -s --max-time 30 --unix-socket "$SOCK" "$@"; }
+code() { curl -s -o "$T/body" -w '%{http_code}' --max-time 30 --unix-socket "$SOCK" "$@"; }
+# docker CLI 25+ takes a single SIGTERM as "cancel": SIGKILL 5 s later.
+d() { timeout -k 5 60 "$DOCKER" "$@"; }
+dump_state() {
+        diag "ghostboxd log (tail):"
+        tail -n 30 "$T/gbd.log" | sed 's/^/#   /'
+        ps -eo pid,ppid,stat,wchan:20,args | grep -E 'ghostbox|docker' | grep -v grep | sed 's/^/#   /'
+}
+if start_gbd; then ok "ghostboxd starts"; else not_ok "ghostboxd starts"; fi
+
+# -- rename (curl) ----------------------------------------------------------
+gb create --name ren1 "${R[@]}" true >/dev/null
+gb create --name ren2 "${R[@]}" true >/dev/null
+check_eq "rename: 204" 204 "$(code -X POST 'http://d/v1.43/containers/ren1/rename?name=renamed')"
+check_match "... the CLI sees the new name" 'renamed' "$(gb ps -a --format '{{.Names}}')"
+check_fails "... and the old one is free" gb inspect ren1
+check_eq "rename to a name in use: 409" 409 "$(code -X POST 'http://d/v1.43/containers/renamed/rename?name=ren2')"
+check_match "... Docker's conflict message" '^\{"message":"Conflict. The container name \\"/ren2\\" is already in use by container' "$(cat "$T/body")"
+check_eq "rename to an invalid name: 400" 400 "$(code -X POST 'http://d/v1.43/containers/renamed/rename?name=-bad')"
+check_match "... naming the allowed characters" 'Invalid container name \(-bad\)' "$(cat "$T/body")"
+check_eq "rename without a name: 400" 400 "$(code -X POST 'http://d/v1.43/containers/renamed/rename')"
+check_eq "rename to its own name: 400" 400 "$(code -X POST 'http://d/v1.43/containers/renamed/rename?name=renamed')"
+check_eq "rename of a missing container: 404" 404 "$(code -X POST 'http://d/v1.43/containers/nothere/rename?name=xx')"
+check_match "... No such container" 'No such container: nothere' "$(cat "$T/body")"
+gb rm renamed ren2 >/dev/null
+
+# -- networks, update (curl) ------------------------------------------------
+check_eq "networks: host, none, private (no bridge)" "host none private" "$(api http://d/v1.43/networks | jq -r '.[].Name' | paste -sd' ')"
+check_eq "network inspect private: driver null" null "$(api http://d/v1.43/networks/private | jq -r .Driver)"
+check_eq "network inspect bridge: 404 (there is none)" 404 "$(code http://d/v1.43/networks/bridge)"
+check_match "... Docker's message" 'network bridge not found' "$(cat "$T/body")"
+check_eq "network create: 501" 501 "$(code -X POST -H 'Content-Type: application/json' -d '{"Name":"app"}' http://d/v1.43/networks/create)"
+check_match "... saying there is no bridge networking" 'no bridge networking' "$(cat "$T/body")"
+check_eq "network rm of a built-in one: 403" 403 "$(code -X DELETE http://d/v1.43/networks/host)"
+gb create --name upd "${R[@]}" true >/dev/null
+check_eq "update with a memory limit: 501" 501 "$(code -X POST -H 'Content-Type: application/json' -d '{"CpuShares":0,"Memory":10485760,"RestartPolicy":{"Name":"","MaximumRetryCount":0}}' http://d/v1.43/containers/upd/update)"
+check_match "... naming the field" '"message":"Cannot update container [0-9a-f]+: Memory is not supported' "$(cat "$T/body")"
+check_eq "update with nothing set: 200" 200 "$(code -X POST -H 'Content-Type: application/json' -d '{"CpuShares":0,"Memory":0}' http://d/v1.43/containers/upd/update)"
+check_eq "update of a missing container: 404" 404 "$(code -X POST -H 'Content-Type: application/json' -d '{"Memory":1}' http://d/v1.43/containers/nothere/update)"
+gb rm upd >/dev/null
+
+# -- save / history (curl) --------------------------------------------------
+check_eq "images/{name}/get: 200" 200 "$(code http://d/v1.43/images/busybox/get)"
+check_match "... a tar with manifest.json and index.json" 'index.json.*manifest.json|manifest.json.*index.json' "$(tar -tf "$T/body" | paste -sd' ')"
+check_eq "images/get?names=: the same archive" "$(sha256sum <"$T/body")" "$(api 'http://d/v1.43/images/get?names=busybox' | sha256sum)"
+check_eq "save of a missing image: 404" 404 "$(code 'http://d/v1.43/images/get?names=busybox&names=nope:1')"
+check_match "... No such image" 'No such image: nope:1' "$(cat "$T/body")"
+api http://d/v1.43/images/busybox/history >"$T/hist"
+check_eq "history: the image's ID on the newest row" "$(gb inspect -f '{{.Id}}' busybox 2>/dev/null || api http://d/v1.43/images/busybox/json | jq -r .Id)" "$(jq -r '.[0].Id' "$T/hist")"
+check_eq "... its size is the layer's" "$(api http://d/v1.43/images/busybox/json | jq .Size)" "$(jq '[.[].Size] | add' "$T/hist")"
+check_eq "history of a missing image: 404" 404 "$(code http://d/v1.43/images/nope/history)"
+
+if [ -z "$DOCKER" ]; then
+        skip "no docker CLI (scripts/deps.sh test installs docker.io)"
+        done_testing
+        exit 0
+fi
+
+# -- the docker CLI ---------------------------------------------------------
+d create --name aa busybox true >/dev/null
+d rename aa bb
+check_eq "docker rename aa bb: docker ps shows bb" bb "$(d ps -a --format '{{.Names}}')"
+d create --name cc busybox true >/dev/null
+out=$(d rename bb cc 2>&1)
+check_match "docker rename onto a used name: Docker's conflict error" 'Error response from daemon: Conflict. The container name "/cc" is already in use' "$out"
+check_match "docker rename to a one-letter name: refused as by Docker" 'Invalid container name \(x\)' "$(d rename bb x 2>&1)"
+d rm bb cc >/dev/null
+
+check_match "docker history busybox lists rows" 'ghostbox import' "$(d history busybox)"
+check_match "docker history --no-trunc: the image ID" "$(api http://d/v1.43/images/busybox/json | jq -r .Id)" "$(d history --no-trunc busybox)"
+d save -o "$T/saved.tar" busybox
+check "docker save -o writes a tar" tar -tf "$T/saved.tar"
+id_before=$(d inspect --format '{{.Id}}' busybox)
+d save busybox >"$T/saved2.tar"
+d rmi busybox >/dev/null
+check_fails "docker rmi: the image is gone" d inspect busybox
+check_match "docker save | docker load round trip" 'Loaded image: busybox' "$(d load <"$T/saved2.tar")"
+check_eq "... the same image ID" "$id_before" "$(d inspect --format '{{.Id}}' busybox)"
+check_eq "... and it runs" hi "$(d run --rm busybox echo hi)"
+check_match "docker save of a missing image: the daemon's 404" 'No such image: nope:1' "$(d save nope:1 2>&1 >/dev/null)"
+
+check_match "docker network ls: private, none, host" 'private +null' "$(d network ls)"
+check_match "docker network create: refused, saying why" 'no bridge networking' "$(d network create app 2>&1)"
+d run -d --name upd busybox sleep 300 >/dev/null
+check_match "docker update --memory: refused naming Memory" 'Memory is not supported' "$(d update --memory 64m upd 2>&1)"
+check_match "docker network inspect private: the running container" '"Name": "upd"' "$(d network inspect private)"
+d rm -f upd >/dev/null
+
+check_match "ghostboxd logged no crash" '^$' "$(grep -i 'segfault\|abort' "$T/gbd.log")"
+done_testing
