@@ -920,6 +920,12 @@ void h_container_resize(struct conn *c, char **caps)
         }
         if (lookup(c, caps[0], &ct) < 0)
                 return;
+        /* Docker's check: a created (or exited) container has no monitor
+         * and no pty to resize yet. */
+        if (strcmp(gb_container_status(ct), "running") != 0) {
+                conn_error(c, 409, "Container %s is not running", ct->id);
+                return;
+        }
         st = gb_monitor_state_dir(gbd_engine.cfg.exec_root, ct->id);
         r = gb_monitor_resize(st, rows, cols, &err);
         if (r < 0)

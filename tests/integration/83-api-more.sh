@@ -110,5 +110,30 @@ check_match "docker update --memory: refused naming Memory" 'Memory is not suppo
 check_match "docker network inspect private: the running container" '"Name": "upd"' "$(d network inspect private)"
 d rm -f upd >/dev/null
 
+# -- tty sizes ---------------------------------------------------------------
+d run -d --name tt busybox sleep 300 >/dev/null
+# docker exec -it sends the terminal's size (ConsoleSize, then a resize):
+# set one on script's pty and read it back inside.
+out=$(script -qec "stty rows 33 cols 77; timeout -k 5 30 $DOCKER exec -it tt stty size" /dev/null </dev/null | tr -d '\r')
+check_match "docker exec -it: the client's terminal size inside (stty size)" '(^|[^0-9])33 77$' "$out"
+[[ $out == *"33 77"* ]] || dump_state
+# A later resize reaches the running process: the process polls its size.
+eid=$(api -X POST -H 'Content-Type: application/json' \
+        -d '{"AttachStdout":true,"AttachStderr":true,"Tty":true,"Cmd":["sh","-c","for i in $(seq 100); do s=$(stty size); [ \"$s\" = \"11 22\" ] && break; sleep 0.1; done; echo \"size=$s\""]}' \
+        http://d/v1.43/containers/tt/exec | jq -r .Id)
+check_eq "exec resize before start: 409" 409 "$(code -X POST "http://d/v1.43/exec/$eid/resize?h=11&w=22")"
+api -X POST -H 'Content-Type: application/json' -d '{"Detach":false,"Tty":true}' "http://d/v1.43/exec/$eid/start" >"$T/eout" &
+epid=$!
+for _ in $(seq 50); do [ "$(api "http://d/v1.43/exec/$eid/json" | jq -r .Running)" = true ] && break; sleep 0.1; done
+check_eq "exec resize of a running tty exec: 200" 200 "$(code -X POST "http://d/v1.43/exec/$eid/resize?h=11&w=22")"
+wait $epid
+check_match "... stty size inside shows it" 'size=11 22' "$(tr -d '\r' <"$T/eout")"
+check_eq "exec resize without h/w: 400" 400 "$(code -X POST "http://d/v1.43/exec/$eid/resize")"
+check_eq "exec resize of a missing exec: 404" 404 "$(code -X POST "http://d/v1.43/exec/0000/resize?h=1&w=1")"
+check_eq "container resize of a created container: 409" 409 \
+        "$(gb create --name cr -t "${R[@]}" true >/dev/null; code -X POST 'http://d/v1.43/containers/cr/resize?h=10&w=10')"
+check_match "... Container is not running" 'is not running' "$(cat "$T/body")"
+gb rm cr >/dev/null
+
 check_match "ghostboxd logged no crash" '^$' "$(grep -i 'segfault\|abort' "$T/gbd.log")"
 done_testing
