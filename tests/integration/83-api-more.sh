@@ -135,5 +135,22 @@ check_eq "container resize of a created container: 409" 409 \
 check_match "... Container is not running" 'is not running' "$(cat "$T/body")"
 gb rm cr >/dev/null
 
+# -- attach with logs=1 -----------------------------------------------------
+gb run -d --name lg "${R[@]}" sh -c 'echo one; echo err1 >&2; while [ ! -f /tmp/go ]; do sleep 0.05; done; echo two; exec sleep 300' >/dev/null
+for _ in $(seq 50); do [ -n "$(gb logs lg 2>/dev/null)" ] && break; sleep 0.05; done
+curl -s -N --max-time 4 --unix-socket "$SOCK" -X POST 'http://d/v1.43/containers/lg/attach?logs=1&stream=1&stdout=1' >"$T/att" &
+att=$!
+sleep 0.5
+gb exec lg touch /tmp/go
+wait $att
+check_eq "attach?logs=1&stream=1: the log replayed, then the live stream (stdout only)" "one two" \
+        "$(tr -c 'a-z0-9\n' '\n' <"$T/att" | grep -E '^(one|two|err1)$' | paste -sd' ')"
+check_eq "... stdcopy frames (stream 1)" "01000000" "$(od -An -tx1 -N4 "$T/att" | tr -d ' ')"
+api -X POST 'http://d/v1.43/containers/lg/attach?logs=1&stdout=1&stderr=1' >"$T/att2"
+check_eq "attach?logs=1 without stream: the log only, then the end" "one err1 two" \
+        "$(tr -c 'a-z0-9\n' '\n' <"$T/att2" | grep -E '^(one|two|err1)$' | paste -sd' ')"
+check_eq "attach with neither logs nor stream: 400" 400 "$(code -X POST 'http://d/v1.43/containers/lg/attach?stdout=1')"
+gb rm -f lg >/dev/null
+
 check_match "ghostboxd logged no crash" '^$' "$(grep -i 'segfault\|abort' "$T/gbd.log")"
 done_testing
