@@ -320,8 +320,13 @@ void gbd_serve(int fd)
                 c->sent = false;
                 if (r == -ENOTSUP)
                         conn_error(c, 400, "%s", err.msg);
-                else
+                else {
+                        /* daemon.json "debug" (or -D; SIGHUP reloads it). */
+                        if (gbd_engine.cfg.debug)
+                                fprintf(stderr, "ghostboxd: debug: %s %s%s%s\n", c->req.method, c->req.path,
+                                        c->req.query && *c->req.query ? "?" : "", c->req.query ? c->req.query : "");
                         gbd_dispatch(c);
+                }
                 if (!c->sent)
                         conn_error(c, 500, "internal error: no response");
                 if (c->hijacked || !c->keep_alive)

@@ -74,6 +74,33 @@ check_eq "history: the image's ID on the newest row" "$(gb inspect -f '{{.Id}}' 
 check_eq "... its size is the layer's" "$(api http://d/v1.43/images/busybox/json | jq .Size)" "$(jq '[.[].Size] | add' "$T/hist")"
 check_eq "history of a missing image: 404" 404 "$(code http://d/v1.43/images/nope/history)"
 
+# -- SIGHUP reloads daemon.json (debug, labels) -----------------------------
+printf '{"debug": false, "labels": ["zone=a"]}\n' >"$T/reload.json"
+"$GBD" --config-file "$T/reload.json" -H "unix://$T/hup.sock" --data-root "$T/data" --exec-root "$T/run" \
+        --userns-remap root 2>"$T/hup.log" &
+hup_pid=$!
+at_exit "kill $hup_pid"
+for _ in $(seq 100); do [ -S "$T/hup.sock" ] && break; sleep 0.05; done
+hinfo() { curl -s --max-time 10 --unix-socket "$T/hup.sock" http://d/v1.43/info | jq -c '[.Debug, .Labels]'; }
+check_eq "daemon.json debug and labels in /info" '[false,["zone=a"]]' "$(hinfo)"
+printf '{"debug": true, "labels": ["zone=b", "tier=x"]}\n' >"$T/reload.json"
+kill -HUP $hup_pid
+for _ in $(seq 50); do grep -q reloaded "$T/hup.log" && break; sleep 0.05; done
+check_eq "SIGHUP: the new debug and labels apply" '[true,["zone=b","tier=x"]]' "$(hinfo)"
+check_match "... debug logs requests" 'debug: GET /info' "$(cat "$T/hup.log")"
+printf '{"debug": false, "labels": ["nokey"]}\n' >"$T/reload.json"
+kill -HUP $hup_pid
+for _ in $(seq 50); do grep -q 'not reloaded' "$T/hup.log" && break; sleep 0.05; done
+check_match "SIGHUP with a bad file: an error naming it" 'not reloaded.*labels.*key=value' "$(cat "$T/hup.log")"
+check_eq "... and the previous configuration stays" '[true,["zone=b","tier=x"]]' "$(hinfo)"
+printf '{"group": "daemon"}\n' >"$T/reload.json"
+kill -HUP $hup_pid
+for _ in $(seq 50); do grep -q 'need a restart' "$T/hup.log" && break; sleep 0.05; done
+check_match "SIGHUP changing group: a warning that it needs a restart" 'need a restart' "$(cat "$T/hup.log")"
+check_eq "... the socket keeps its group (root), the daemon serves on" "root OK" \
+        "$(stat -c %G "$T/hup.sock") $(curl -s --max-time 10 --unix-socket "$T/hup.sock" http://d/_ping)"
+kill $hup_pid
+
 if [ -z "$DOCKER" ]; then
         skip "no docker CLI (scripts/deps.sh test installs docker.io)"
         done_testing
