@@ -78,18 +78,30 @@ static int winsize_fd(void)
         return (int)fd;
 }
 
+/* The newest complete record waiting on wfd, if any (never blocks). */
+static bool read_winsize_record(int wfd, struct winsize *ws)
+{
+        struct pollfd p = {.fd = wfd, .events = POLLIN};
+        uint8_t b[64];
+        ssize_t n;
+
+        if (wfd < 0 || poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+                return false;
+        n = read(wfd, b, sizeof(b));
+        if (n < 4)
+                return false;
+        size_t last = ((size_t)n / 4 - 1) * 4;
+        *ws = (struct winsize){.ws_row = (unsigned short)(b[last] << 8 | b[last + 1]),
+                               .ws_col = (unsigned short)(b[last + 2] << 8 | b[last + 3])};
+        return true;
+}
+
 static void apply_winsize_records(int wfd, int master)
 {
-        uint8_t b[64];
-        ssize_t n = read(wfd, b, sizeof(b));
+        struct winsize ws;
 
-        /* Only the newest complete record matters. */
-        if (n >= 4) {
-                size_t last = ((size_t)n / 4 - 1) * 4;
-                struct winsize ws = {.ws_row = (unsigned short)(b[last] << 8 | b[last + 1]),
-                                     .ws_col = (unsigned short)(b[last + 2] << 8 | b[last + 3])};
+        if (read_winsize_record(wfd, &ws))
                 (void)ioctl(master, TIOCSWINSZ, &ws);
-        }
 }
 
 /* Shuttle bytes between our terminal and the pty master until the process
@@ -256,6 +268,16 @@ int cmd_exec(struct gb_cli_ctx *ctx, int argc, char **argv)
                                         spec->process.rlimits, spec->process.n_rlimits * sizeof(*proc.rlimits))
                                : NULL;
         proc.terminal = tty;
+        if (tty) {
+                /* The first size goes in before the process runs: a
+                 * resize after it starts races a command that reads its
+                 * size at once (`stty size`, an editor's first screen). */
+                struct winsize ws;
+                if (read_winsize_record(wfd, &ws) || ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
+                        proc.console_height = ws.ws_row;
+                        proc.console_width = ws.ws_col;
+                }
+        }
         if (user) {
                 rootfd = open(spec->root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (rootfd < 0 || gb_runspec_resolve_user(rootfd, user, &u, &err) < 0) {

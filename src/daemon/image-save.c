@@ -41,33 +41,6 @@ static const char *familiar(const char *n)
         return n;
 }
 
-/* Every value of a repeated query key (?names=a&names=b), decoded. */
-static char **query_all(const char *query, const char *key)
-{
-        char **v = gb_xcalloc(1, sizeof(char *));
-        size_t klen = strlen(key), n = 0;
-
-        for (const char *p = query; p && *p;) {
-                size_t len = strcspn(p, "&");
-                const char *eq = memchr(p, '=', len);
-                size_t name_len = eq ? (size_t)(eq - p) : len;
-                _cleanup_free_ char *name = gb_http_unescape(p, name_len, true);
-                if (eq && name && strlen(name) == klen && memcmp(name, key, klen) == 0) {
-                        char *val = gb_http_unescape(eq + 1, len - name_len - 1, true);
-                        if (val && *val) {
-                                v = gb_xrealloc(v, (n + 2) * sizeof(char *));
-                                v[n++] = val;
-                                v[n] = NULL;
-                        } else
-                                free(val);
-                }
-                p += len;
-                if (*p == '&')
-                        p++;
-        }
-        return v;
-}
-
 /* Resolve every name first, so a missing one is a clean 404 (as Docker:
  * "No such image: X", before any byte of the archive), then write the
  * archive to an unnamed file and send it with its length. Writing first
@@ -125,7 +98,7 @@ static void save(struct conn *c, char **names)
 
 void h_images_save(struct conn *c, char **caps)
 {
-        _cleanup_strv_ char **names = query_all(c->req.query, "names");
+        _cleanup_strv_ char **names = gb_http_query_all(c->req.query, "names");
 
         save(c, names);
 }

@@ -144,6 +144,15 @@ d run -d --name tt busybox sleep 300 >/dev/null
 out=$(script -qec "stty rows 33 cols 77; timeout -k 5 30 $DOCKER exec -it tt stty size" /dev/null </dev/null | tr -d '\r')
 check_match "docker exec -it: the client's terminal size inside (stty size)" '(^|[^0-9])33 77$' "$out"
 [[ $out == *"33 77"* ]] || dump_state
+diag "exec ConsoleSize recorded: $(cat "$T"/run/api-exec/*.json 2>/dev/null | jq -c .ConsoleSize | paste -sd" ")"
+# Docker 20.10's CLI sends no ConsoleSize: only the resize after start.
+for d2 in ${GB_DOCKER2:-} /usr/bin/docker /usr/local/bin/docker; do
+        [ -x "$d2" ] && [ "$(readlink -f "$d2")" != "$(readlink -f "$DOCKER")" ] || continue
+        v=$(timeout -k 5 30 "$d2" version --format '{{.Client.Version}}' 2>/dev/null)
+        out=$(script -qec "stty rows 21 cols 55; timeout -k 5 30 $d2 exec -it tt sh -c 'sleep 1; stty size'" /dev/null </dev/null | tr -d '\r')
+        check_match "docker $v exec -it: the size arrives by resize" '(^|[^0-9])21 55$' "$out"
+        break
+done
 # A later resize reaches the running process: the process polls its size.
 eid=$(api -X POST -H 'Content-Type: application/json' \
         -d '{"AttachStdout":true,"AttachStderr":true,"Tty":true,"Cmd":["sh","-c","for i in $(seq 100); do s=$(stty size); [ \"$s\" = \"11 22\" ] && break; sleep 0.1; done; echo \"size=$s\""]}' \
