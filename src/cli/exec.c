@@ -50,9 +50,64 @@ static int recv_fd(int sock)
         return fd;
 }
 
+static volatile sig_atomic_t got_winch;
+
+static void on_winch(int sig)
+{
+        (void)sig;
+        got_winch = 1;
+}
+
+/* ghostboxd runs us with stdio on a socket, which has no window size: it
+ * passes sizes (rows, cols: two big-endian uint16 per record, written
+ * whole, so never split in a pipe) on the fd named by this variable, for
+ * the Engine API's exec resize. The fd is the daemon's private FIFO. */
+#define WINSIZE_FD_ENV "GHOSTBOX_EXEC_WINSIZE_FD"
+
+static int winsize_fd(void)
+{
+        const char *v = getenv(WINSIZE_FD_ENV);
+        uint32_t fd;
+
+        if (!v || gb_parse_u32(v, &fd) < 0 || fd < 3 || fd > 1024 || fcntl((int)fd, F_GETFD) < 0)
+                return -1;
+        /* Not for the container's process (the sandbox closes stray fds
+         * too, but a leak must not depend on that). */
+        (void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+        (void)unsetenv(WINSIZE_FD_ENV);
+        return (int)fd;
+}
+
+/* The newest complete record waiting on wfd, if any (never blocks). */
+static bool read_winsize_record(int wfd, struct winsize *ws)
+{
+        struct pollfd p = {.fd = wfd, .events = POLLIN};
+        uint8_t b[64];
+        ssize_t n;
+
+        if (wfd < 0 || poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+                return false;
+        n = read(wfd, b, sizeof(b));
+        if (n < 4)
+                return false;
+        size_t last = ((size_t)n / 4 - 1) * 4;
+        *ws = (struct winsize){.ws_row = (unsigned short)(b[last] << 8 | b[last + 1]),
+                               .ws_col = (unsigned short)(b[last + 2] << 8 | b[last + 3])};
+        return true;
+}
+
+static void apply_winsize_records(int wfd, int master)
+{
+        struct winsize ws;
+
+        if (read_winsize_record(wfd, &ws))
+                (void)ioctl(master, TIOCSWINSZ, &ws);
+}
+
 /* Shuttle bytes between our terminal and the pty master until the process
- * exits (the master then reports EIO/EOF). */
-static void proxy_pty(int master, bool with_stdin)
+ * exits (the master then reports EIO/EOF). wfd: window sizes from ghostboxd
+ * (or -1); our own terminal's size changes arrive as SIGWINCH. */
+static void proxy_pty(int master, bool with_stdin, int wfd)
 {
         char buf[16384];
         struct winsize ws;
@@ -64,16 +119,26 @@ static void proxy_pty(int master, bool with_stdin)
                 cfmakeraw(&raw);
                 (void)tcsetattr(STDIN_FILENO, TCSANOW, &raw);
         }
-        if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+        if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
                 (void)ioctl(master, TIOCSWINSZ, &ws);
+                (void)signal(SIGWINCH, on_winch);
+        }
         for (;;) {
-                struct pollfd p[2] = {{.fd = master, .events = POLLIN},
-                                      {.fd = with_stdin ? STDIN_FILENO : -1, .events = POLLIN}};
-                if (poll(p, 2, -1) < 0) {
+                struct pollfd p[3] = {{.fd = master, .events = POLLIN},
+                                      {.fd = with_stdin ? STDIN_FILENO : -1, .events = POLLIN},
+                                      {.fd = wfd, .events = POLLIN}};
+                if (got_winch) {
+                        got_winch = 0;
+                        if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+                                (void)ioctl(master, TIOCSWINSZ, &ws);
+                }
+                if (poll(p, 3, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         break;
                 }
+                if (p[2].revents)
+                        apply_winsize_records(wfd, master);
                 if (p[1].revents) {
                         ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
                         if (n <= 0)
@@ -113,7 +178,7 @@ int cmd_exec(struct gb_cli_ctx *ctx, int argc, char **argv)
         bool interactive = false, tty = false, detach = false;
         size_t n_env = 0;
         pid_t pid;
-        int ch, r, code = EXIT_ENGINE;
+        int ch, r, code = EXIT_ENGINE, wfd = -1;
 
         while ((ch = getopt_long(argc, argv, "+itu:e:w:d", opts, NULL)) != -1) {
                 switch (ch) {
@@ -183,6 +248,7 @@ int cmd_exec(struct gb_cli_ctx *ctx, int argc, char **argv)
                 goto out;
         }
         gb_container_unlock(c);
+        wfd = tty ? winsize_fd() : -1;
 
         /* The container's process, with the command line's changes. */
         proc = spec->process;
@@ -202,6 +268,16 @@ int cmd_exec(struct gb_cli_ctx *ctx, int argc, char **argv)
                                         spec->process.rlimits, spec->process.n_rlimits * sizeof(*proc.rlimits))
                                : NULL;
         proc.terminal = tty;
+        if (tty) {
+                /* The first size goes in before the process runs: a
+                 * resize after it starts races a command that reads its
+                 * size at once (`stty size`, an editor's first screen). */
+                struct winsize ws;
+                if (read_winsize_record(wfd, &ws) || ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
+                        proc.console_height = ws.ws_row;
+                        proc.console_width = ws.ws_col;
+                }
+        }
         if (user) {
                 rootfd = open(spec->root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (rootfd < 0 || gb_runspec_resolve_user(rootfd, user, &u, &err) < 0) {
@@ -268,7 +344,7 @@ int cmd_exec(struct gb_cli_ctx *ctx, int argc, char **argv)
         if (tty) {
                 _cleanup_close_ int master = recv_fd(psock);
                 if (master >= 0)
-                        proxy_pty(master, interactive);
+                        proxy_pty(master, interactive, wfd);
         }
         {
                 int status;

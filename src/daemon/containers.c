@@ -920,6 +920,12 @@ void h_container_resize(struct conn *c, char **caps)
         }
         if (lookup(c, caps[0], &ct) < 0)
                 return;
+        /* Docker's check: a created (or exited) container has no monitor
+         * and no pty to resize yet. */
+        if (strcmp(gb_container_status(ct), "running") != 0) {
+                conn_error(c, 409, "Container %s is not running", ct->id);
+                return;
+        }
         st = gb_monitor_state_dir(gbd_engine.cfg.exec_root, ct->id);
         r = gb_monitor_resize(st, rows, cols, &err);
         if (r < 0)
@@ -1059,6 +1065,8 @@ static void pump(int cfd, int mfd, bool with_stdin)
         }
 }
 
+static void replay_logs(struct conn *c, struct gb_container *ct, unsigned flags, bool tty);
+
 void h_container_attach(struct conn *c, char **caps)
 {
         _cleanup_(gb_container_freep) struct gb_container *ct = NULL;
@@ -1066,24 +1074,27 @@ void h_container_attach(struct conn *c, char **caps)
         unsigned flags = (q_bool(c, "stdin") ? GB_ATTACH_STDIN : 0) | (q_bool(c, "stdout") ? GB_ATTACH_STDOUT : 0) |
                          (q_bool(c, "stderr") ? GB_ATTACH_STDERR : 0);
         const char *emsg = NULL;
-        bool tty;
+        bool tty, logs = q_bool(c, "logs"), stream = q_bool(c, "stream");
         int fd, ls = -EBADF;
         char h[256];
 
         if (lookup(c, caps[0], &ct) < 0)
                 return;
-        if (!q_bool(c, "stream")) {
-                conn_error(c, 400, "attach without stream=1 (logs only) is not supported; use /logs");
+        if (!stream && !logs) {
+                conn_error(c, 400, "attach needs stream=1, logs=1 or both");
                 return;
         }
         tty = json_is_true(json_object_get(json_object_get(ct->doc, "Config"), "Tty"));
-        fd = attach_stream(c, ct, flags, &emsg);
+        if (!stream)
+                fd = -EBADF;
+        else
+                fd = attach_stream(c, ct, flags, &emsg);
         if (fd <= -10000) {
                 ls = -(fd + 10000);
                 fd = -EBADF;
                 wdir = waiter_dir(ct->id);
                 wpath = gb_xasprintf("%s/%d.%u", wdir, (int)getpid(), flags);
-        } else if (fd < 0) {
+        } else if (fd < 0 && stream) {
                 conn_error(c, 409, "Failed to attach to %s: %s", caps[0], emsg);
                 return;
         }
@@ -1095,6 +1106,16 @@ void h_container_attach(struct conn *c, char **caps)
                        c->req.upgrade ? "Connection: Upgrade\r\nUpgrade: tcp\r\n" : "", GB_API_VERSION);
         (void)gb_write_all(c->fd, h, strlen(h));
         c->sent = c->hijacked = true;
+        /* logs=1: the json-file log first. The live stream was attached
+         * above, before the replay, so nothing written meanwhile is lost;
+         * a line written between the two may show twice (Docker, which
+         * replays first and attaches after, may lose it instead). */
+        if (logs)
+                replay_logs(c, ct, flags, tty);
+        if (!stream) {
+                (void)shutdown(c->fd, SHUT_WR);
+                return;
+        }
         if (ls >= 0) {
                 /* Wait for start to pass the stream, or the client to go. */
                 /* A client without stdin half-closes its side (POLLRDHUP):
@@ -1187,4 +1208,14 @@ void h_container_logs(struct conn *c, char **caps)
                           lc.tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
         if (path && *path && access(path, F_OK) == 0)
                 (void)gb_log_read(path, tail, q_bool(c, "follow"), still_running, ct->id, log_entry, &lc, NULL);
+}
+
+static void replay_logs(struct conn *c, struct gb_container *ct, unsigned flags, bool tty)
+{
+        struct logs_ctx lc = {
+                .fd = c->fd, .tty = tty, .out = flags & GB_ATTACH_STDOUT, .err = flags & GB_ATTACH_STDERR};
+        const char *path = json_string_value(json_object_get(ct->doc, "LogPath"));
+
+        if ((lc.out || lc.err) && path && *path && access(path, F_OK) == 0)
+                (void)gb_log_read(path, -1, false, still_running, ct->id, log_entry, &lc, NULL);
 }

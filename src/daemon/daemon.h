@@ -55,6 +55,8 @@ void conn_gb_error(struct conn *c, int r, const struct gb_error *err);
 void conn_no_content(struct conn *c);
 /* Start a streamed response (no length, Connection: close). */
 void conn_stream_begin(struct conn *c, int status, const char *ctype);
+/* A response of len bytes read from fd (a file: `docker save`). */
+void conn_respond_fd(struct conn *c, int status, const char *ctype, int fd, uint64_t len);
 
 /* The route table (router.c) and the handlers. */
 typedef void (*gbd_handler)(struct conn *c, char **caps);
@@ -91,6 +93,18 @@ void h_images_load(struct conn *c, char **caps);
 void h_image_inspect(struct conn *c, char **caps);
 void h_image_tag(struct conn *c, char **caps);
 void h_image_delete(struct conn *c, char **caps);
+
+void h_container_rename(struct conn *c, char **caps);
+void h_container_update(struct conn *c, char **caps);
+void h_images_save(struct conn *c, char **caps);
+void h_image_save(struct conn *c, char **caps);
+void h_image_history(struct conn *c, char **caps);
+void h_networks_list(struct conn *c, char **caps);
+void h_network_inspect(struct conn *c, char **caps);
+void h_networks_create(struct conn *c, char **caps);
+void h_network_delete(struct conn *c, char **caps);
+void h_network_connect(struct conn *c, char **caps);
+void h_networks_prune(struct conn *c, char **caps);
 
 void h_volumes_list(struct conn *c, char **caps);
 void h_volumes_create(struct conn *c, char **caps);

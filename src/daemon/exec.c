@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -130,6 +131,11 @@ void h_exec_create(struct conn *c, char **caps)
                         json_is_array(json_object_get(body, "Env")) ? json_object_get(body, "Env") : json_array(),
                         "Pid", (json_int_t)0);
         json_object_del(doc, "ExitCodeSet");
+        /* API 1.42+: the client's terminal size, for the pty's first size. */
+        x = json_object_get(body, "ConsoleSize");
+        if (json_is_array(x) && json_array_size(x) == 2 && json_is_integer(json_array_get(x, 0)) &&
+            json_is_integer(json_array_get(x, 1)))
+                json_object_set(doc, "ConsoleSize", x);
         json_object_set_new(doc, "ExitCode", json_null());
         if (save_exec(doc) < 0) {
                 json_decref(doc);
@@ -151,17 +157,65 @@ void h_exec_inspect(struct conn *c, char **caps)
         conn_json(c, 200, doc);
 }
 
+/* The FIFO through which resizes reach the `ghostbox exec` child (which
+ * holds the pty master): <exec-root>/api-exec/<id>.winsize. A FIFO, not a
+ * socket: resizes come on other connections (other handler processes),
+ * and a writer needs no one to accept it; records of 4 bytes are below
+ * PIPE_BUF, so concurrent writers never interleave. */
+static char *winsize_path(const char *id)
+{
+        return gb_xasprintf("%s/api-exec/%s.winsize", gbd_engine.cfg.exec_root, id);
+}
+
+static int winsize_record(uint8_t rec[4], json_int_t rows, json_int_t cols)
+{
+        if (rows < 0 || cols < 0 || rows > 65535 || cols > 65535)
+                return -EINVAL;
+        rec[0] = (uint8_t)(rows >> 8);
+        rec[1] = (uint8_t)rows;
+        rec[2] = (uint8_t)(cols >> 8);
+        rec[3] = (uint8_t)cols;
+        return 0;
+}
+
 void h_exec_resize(struct conn *c, char **caps)
 {
-        json_t *doc = load_exec(caps[0]);
+        json_auto_t *doc = load_exec(caps[0]);
+        _cleanup_free_ char *h = q_get(c, "h"), *w = q_get(c, "w"), *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uint32_t rows, cols;
+        uint8_t rec[4];
 
-        /* The pty master lives in the `ghostbox exec` child, which takes
-         * its initial size; later resizes are not forwarded yet. */
         if (!doc) {
                 conn_error(c, 404, "No such exec instance: %s", caps[0]);
                 return;
         }
-        json_decref(doc);
+        if (!h || !w || gb_parse_u32(h, &rows) < 0 || gb_parse_u32(w, &cols) < 0 ||
+            winsize_record(rec, rows, cols) < 0) {
+                conn_error(c, 400, "resize needs h and w (0..65535)");
+                return;
+        }
+        if (!json_is_true(json_object_get(doc, "Tty"))) {
+                conn_error(c, 400, "exec %s has no tty to resize", caps[0]);
+                return;
+        }
+        if (json_is_null(json_object_get(doc, "ExitCode")) && !json_is_true(json_object_get(doc, "Running"))) {
+                conn_error(c, 409, "exec %s is not running", caps[0]);
+                return;
+        }
+        path = winsize_path(caps[0]);
+        /* O_NONBLOCK: no reader (the process just ended) is ENXIO, not a
+         * hang. A finished exec has nothing to resize: the client's last
+         * resize often races the end, and Docker's CLI would warn. */
+        fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 && (errno == ENOENT || errno == ENXIO)) {
+                conn_respond(c, 200, "text/plain", NULL, 0);
+                return;
+        }
+        if (fd < 0 || write(fd, rec, sizeof(rec)) != (ssize_t)sizeof(rec)) {
+                conn_error(c, 500, "Failed to resize exec %s through '%s': %s", caps[0], path, strerror(errno));
+                return;
+        }
         conn_respond(c, 200, "text/plain", NULL, 0);
 }
 
@@ -245,6 +299,8 @@ void h_exec_start(struct conn *c, char **caps)
 {
         json_auto_t *body = NULL, *doc = NULL;
         _cleanup_strv_ char **argv = NULL;
+        _cleanup_free_ char *wpath = NULL;
+        _cleanup_close_ int wfd = -EBADF;
         int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
         bool tty, detach, with_stdin;
         pid_t pid;
@@ -295,6 +351,20 @@ void h_exec_start(struct conn *c, char **caps)
         }
         if (tty) {
                 int sv[2];
+                uint8_t rec[4];
+                json_t *cs = json_object_get(doc, "ConsoleSize");
+                /* The resize FIFO, opened read-write so that it stays
+                 * open (no EOF) while writers come and go; the child
+                 * gets it as GHOSTBOX_EXEC_WINSIZE_FD. */
+                wpath = winsize_path(caps[0]);
+                (void)unlink(wpath);
+                if (mkfifo(wpath, 0600) == 0)
+                        wfd = open(wpath, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+                if (wfd >= 0 && json_is_array(cs) &&
+                    winsize_record(rec, json_integer_value(json_array_get(cs, 0)),
+                                   json_integer_value(json_array_get(cs, 1))) == 0 &&
+                    (rec[0] | rec[1]) && (rec[2] | rec[3]))
+                        (void)gb_write_all(wfd, rec, sizeof(rec));
                 if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
                         conn_error(c, 500, "Failed to create a socket: %s", strerror(errno));
                         return;
@@ -315,6 +385,14 @@ void h_exec_start(struct conn *c, char **caps)
                 (void)dup2(with_stdin ? in[0] : nul, 0);
                 (void)dup2(out[1], 1);
                 (void)dup2(errp[1], 2);
+                if (wfd >= 0) {
+                        /* dup2 onto itself would keep O_CLOEXEC. */
+                        if (wfd == 3)
+                                (void)fcntl(3, F_SETFD, 0);
+                        else
+                                (void)dup2(wfd, 3);
+                        (void)setenv("GHOSTBOX_EXEC_WINSIZE_FD", "3", 1);
+                }
                 execv(argv[0], argv);
                 _exit(127);
         }
@@ -363,6 +441,8 @@ void h_exec_start(struct conn *c, char **caps)
         }
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
+        if (wpath)
+                (void)unlink(wpath);
         record_exit(doc, status);
         (void)shutdown(c->fd, SHUT_WR);
         close(out[0]);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +30,8 @@ static const char *reason(int status)
                 return "Not Modified";
         case 400:
                 return "Bad Request";
+        case 403:
+                return "Forbidden";
         case 404:
                 return "Not Found";
         case 405:
@@ -317,8 +320,13 @@ void gbd_serve(int fd)
                 c->sent = false;
                 if (r == -ENOTSUP)
                         conn_error(c, 400, "%s", err.msg);
-                else
+                else {
+                        /* daemon.json "debug" (or -D; SIGHUP reloads it). */
+                        if (gbd_engine.cfg.debug)
+                                fprintf(stderr, "ghostboxd: debug: %s %s%s%s\n", c->req.method, c->req.path,
+                                        c->req.query && *c->req.query ? "?" : "", c->req.query ? c->req.query : "");
                         gbd_dispatch(c);
+                }
                 if (!c->sent)
                         conn_error(c, 500, "internal error: no response");
                 if (c->hijacked || !c->keep_alive)
@@ -337,4 +345,25 @@ void gbd_serve(int fd)
         }
         gb_http_req_clear(&c->req);
         free(c);
+}
+
+void conn_respond_fd(struct conn *c, int status, const char *ctype, int fd, uint64_t len)
+{
+        char buf[65536];
+        uint64_t left = len;
+
+        headers(c, status, ctype, NULL, (long long)len);
+        while (left > 0) {
+                ssize_t n = read(fd, buf, left < sizeof(buf) ? (size_t)left : sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                /* The length is promised: a short file or a gone client
+                 * can only end the connection (the client sees it cut). */
+                if (n <= 0 || gb_write_all(c->fd, buf, (size_t)n) < 0) {
+                        c->keep_alive = false;
+                        (void)shutdown(c->fd, SHUT_RDWR);
+                        return;
+                }
+                left -= (uint64_t)n;
+        }
 }

@@ -53,6 +53,53 @@ static void on_term(int sig)
         got_term = 1;
 }
 
+static volatile sig_atomic_t got_hup;
+
+static void on_hup(int sig)
+{
+        (void)sig;
+        got_hup = 1;
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+        return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+/* SIGHUP, as dockerd: re-read daemon.json and apply the keys that can
+ * change under a running daemon (debug, log-level, labels). Handlers are
+ * forked per connection, so new connections see the new values. A file
+ * that does not load changes nothing. Keys that need a restart (the
+ * roots, the remapping, the sockets) are named, not half-applied: a new
+ * data-root under running containers would hide them. */
+static void reload(const struct gb_config_overrides *ov, bool debug_flag)
+{
+        struct gb_config nc = {0};
+        struct gb_config *oc = &gbd_engine.cfg;
+        struct gb_error err = {0};
+
+        if (gb_config_load(ov, &nc, &err) < 0) {
+                fprintf(stderr, "ghostboxd: SIGHUP: the configuration was not reloaded: %s\n", err.msg);
+                return;
+        }
+        if (str_differs(nc.data_root, oc->data_root) || str_differs(nc.exec_root, oc->exec_root) ||
+            str_differs(nc.userns_remap, oc->userns_remap) || str_differs(nc.group, oc->group) ||
+            str_differs(nc.storage_driver, oc->storage_driver) || nc.storage_shift != oc->storage_shift ||
+            gb_strv_len(nc.hosts) != gb_strv_len(oc->hosts))
+                fprintf(stderr,
+                        "ghostboxd: warning: SIGHUP: '%s' changes keys that need a restart (data-root, exec-root, "
+                        "userns-remap, group, hosts, storage-*): restart ghostboxd to apply them\n",
+                        nc.path ? nc.path : "");
+        oc->debug = nc.debug || debug_flag;
+        free(oc->log_level);
+        oc->log_level = TAKE_PTR(nc.log_level);
+        gb_strv_free(oc->labels);
+        oc->labels = TAKE_PTR(nc.labels);
+        fprintf(stderr, "ghostboxd: reloaded '%s': debug=%s log-level=%s labels=%zu\n", nc.path ? nc.path : "",
+                oc->debug ? "true" : "false", oc->log_level ? oc->log_level : "info", gb_strv_len(oc->labels));
+        gb_config_done(&nc);
+}
+
 static void on_chld(int sig)
 {
         (void)sig;
@@ -211,6 +258,7 @@ int main(int argc, char **argv)
         struct gb_error err = {0};
         const char *hosts[MAX_LISTEN], *group = NULL, *pidfile = NULL;
         int n_hosts = 0, fds[MAX_LISTEN], n_fds = 0, ch;
+        bool debug_flag = false;
         _cleanup_free_ char *cli = NULL;
 
         gb_ensure_std_fds();
@@ -239,6 +287,7 @@ int main(int argc, char **argv)
                         pidfile = optarg;
                         break;
                 case 'D':
+                        debug_flag = true;
                         break;
                 case 'h':
                         usage(stdout);
@@ -261,6 +310,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "ghostboxd: %s\n", err.msg);
                 return 1;
         }
+        if (debug_flag)
+                gbd_engine.cfg.debug = true;
         if (!group)
                 group = gbd_engine.cfg.group;
         if (n_hosts == 0)
@@ -303,6 +354,8 @@ int main(int argc, char **argv)
                 sigaction(SIGINT, &sa, NULL);
                 sa.sa_handler = on_chld;
                 sigaction(SIGCHLD, &sa, NULL);
+                sa.sa_handler = on_hup;
+                sigaction(SIGHUP, &sa, NULL);
                 signal(SIGPIPE, SIG_IGN);
         }
         fprintf(stderr, "ghostboxd: API listening on %d socket(s); data-root '%s', remapping %s\n", n_fds,
@@ -315,6 +368,10 @@ int main(int argc, char **argv)
                         p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
                 while (waitpid(-1, NULL, WNOHANG) > 0)
                         ;
+                if (got_hup) {
+                        got_hup = 0;
+                        reload(&ov, debug_flag);
+                }
                 if (time(NULL) - last_expire > 60) {
                         expire_exit_codes();
                         last_expire = time(NULL);
@@ -332,6 +389,7 @@ int main(int argc, char **argv)
                                 signal(SIGTERM, SIG_DFL);
                                 signal(SIGINT, SIG_DFL);
                                 signal(SIGCHLD, SIG_DFL);
+                                signal(SIGHUP, SIG_DFL);
                                 for (int k = 0; k < n_fds; k++)
                                         close(fds[k]);
                                 gbd_serve(cfd);

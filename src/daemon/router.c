@@ -44,6 +44,16 @@ static const struct route {
         {"POST", "/volumes/prune", h_volumes_prune},
         {"GET", "/volumes/{}", h_volume_inspect},
         {"DELETE", "/volumes/{}", h_volume_delete},
+        {"POST", "/containers/{}/rename", h_container_rename},
+        {"POST", "/containers/{}/update", h_container_update},
+        {"GET", "/images/get", h_images_save},
+        {"GET", "/networks", h_networks_list},
+        {"POST", "/networks/create", h_networks_create},
+        {"POST", "/networks/prune", h_networks_prune},
+        {"GET", "/networks/{}", h_network_inspect},
+        {"DELETE", "/networks/{}", h_network_delete},
+        {"POST", "/networks/{}/connect", h_network_connect},
+        {"POST", "/networks/{}/disconnect", h_network_connect},
 };
 
 /* Image names hold slashes ("library/busybox"): for /images/NAME/json and
@@ -71,6 +81,14 @@ void gbd_dispatch(struct conn *c)
         }
         if (match_image(m, p, "POST", "/tag", &caps[0])) {
                 h_image_tag(c, caps);
+                goto out;
+        }
+        if (match_image(m, p, "GET", "/get", &caps[0])) {
+                h_image_save(c, caps);
+                goto out;
+        }
+        if (match_image(m, p, "GET", "/history", &caps[0])) {
+                h_image_history(c, caps);
                 goto out;
         }
         if (strcmp(p, "/images/json") != 0 && strcmp(p, "/images/create") != 0 && strcmp(p, "/images/load") != 0 &&

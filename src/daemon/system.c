@@ -70,7 +70,7 @@ void h_info(struct conn *c, char **caps)
                         "ID", "ghostbox", "Containers", (json_int_t)n, "ContainersRunning", (json_int_t)running,
                         "ContainersPaused", (json_int_t)0, "ContainersStopped", (json_int_t)stopped, "Images",
                         (json_int_t)n_images, "Driver", "overlay2", "DockerRootDir", e->cfg.data_root,
-                        "SecurityOptions", sec, "Debug", false, "LoggingDriver", "json-file", "CgroupDriver",
+                        "SecurityOptions", sec, "Debug", e->cfg.debug, "LoggingDriver", "json-file", "CgroupDriver",
                         "cgroupfs", "CgroupVersion", "1", "KernelVersion", u.release, "OperatingSystem",
                         "ghostbox on Linux", "OSType", "linux", "Architecture", u.machine, "NCPU",
                         (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "MemTotal",
@@ -88,7 +88,12 @@ void h_info(struct conn *c, char **caps)
                             json_pack("{s:[], s:{}, s:[]}", "InsecureRegistryCIDRs", "IndexConfigs", "Mirrors"));
         json_object_set_new(doc, "Warnings", json_array());
         json_object_set_new(doc, "ExecRoot", json_string(e->cfg.exec_root));
-        json_object_set_new(doc, "Labels", json_array());
+        {
+                json_t *labels = json_array();
+                for (char **l = e->cfg.labels; l && *l; l++)
+                        json_array_append_new(labels, json_string(*l));
+                json_object_set_new(doc, "Labels", labels);
+        }
         json_object_set_new(
                 doc, "DriverStatus",
                 json_pack("[[s,s]]", "userns-remap", remapped ? e->cfg.userns_remap : "off (--userns-remap \"\")"));

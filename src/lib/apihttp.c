@@ -75,6 +75,32 @@ GB_EXPORT char *gb_http_query(const char *query, const char *key)
         return NULL;
 }
 
+GB_EXPORT char **gb_http_query_all(const char *query, const char *key)
+{
+        char **v = gb_xcalloc(1, sizeof(char *));
+        size_t klen = strlen(key), n = 0;
+
+        for (const char *p = query; p && *p;) {
+                size_t len = strcspn(p, "&");
+                const char *eq = memchr(p, '=', len);
+                size_t name_len = eq ? (size_t)(eq - p) : len;
+                _cleanup_free_ char *name = gb_http_unescape(p, name_len, true);
+                if (eq && name && strlen(name) == klen && memcmp(name, key, klen) == 0) {
+                        char *val = gb_http_unescape(eq + 1, len - name_len - 1, true);
+                        if (val && *val) {
+                                v = gb_xrealloc(v, (n + 2) * sizeof(char *));
+                                v[n++] = val;
+                                v[n] = NULL;
+                        } else
+                                free(val);
+                }
+                p += len;
+                if (*p == '&')
+                        p++;
+        }
+        return v;
+}
+
 GB_EXPORT bool gb_http_query_bool(const char *query, const char *key)
 {
         _cleanup_free_ char *v = gb_http_query(query, key);

@@ -56,6 +56,9 @@ char *gb_http_unescape(const char *s, size_t len, bool plus_is_space);
 
 /* The decoded value of key in a query string; NULL when absent. */
 char *gb_http_query(const char *query, const char *key);
+/* Every non-empty decoded value of a repeated key (?names=a&names=b), a
+ * NULL-terminated strv (never NULL) the caller frees with gb_strv_free. */
+char **gb_http_query_all(const char *query, const char *key);
 /* Docker's booleans: "1", "true", "True" (anything else, or absent: false). */
 bool gb_http_query_bool(const char *query, const char *key);
 

@@ -26,6 +26,7 @@ GB_EXPORT void gb_config_done(struct gb_config *c)
         free(c->log_level);
         free(c->storage_driver);
         free(c->cgroup_parent);
+        gb_strv_free(c->labels);
         *c = (struct gb_config){0};
 }
 
@@ -54,6 +55,7 @@ static void set_defaults(struct gb_config *c, const char *path)
         c->log_level = gb_xstrdup("info");
         c->storage_driver = gb_xstrdup("overlay2");
         c->storage_shift = GB_STORAGE_SHIFT_AUTO;
+        c->labels = gb_xcalloc(1, sizeof(char *));
 }
 
 static int want_string(const char *path, const char *key, json_t *v, struct gb_error *err)
@@ -178,9 +180,35 @@ static int apply_key(const char *path, const char *key, json_t *v, struct gb_con
                         c->hosts[i] = gb_xstrdup(json_string_value(h));
                 return 0;
         }
+        if (strcmp(key, "labels") == 0) {
+                size_t i;
+                json_t *l;
+
+                if (!json_is_array(v))
+                        return gb_error_set(err, EINVAL,
+                                            "Failed to load '%s': key \"labels\" must be an array of \"key=value\" "
+                                            "strings",
+                                            path);
+                /* dockerd's check: a label without '=' or with an empty
+                 * key is a mistake, not a flag. */
+                json_array_foreach (v, i, l) {
+                        const char *t = json_string_value(l);
+                        if (!t || strlen(t) != json_string_length(l) || !strchr(t, '=') || t[0] == '=')
+                                return gb_error_set(err, EINVAL,
+                                                    "Failed to load '%s': key \"labels\" element %zu must be a "
+                                                    "\"key=value\" string",
+                                                    path, i);
+                }
+                gb_strv_free(c->labels);
+                c->labels = gb_xcalloc(json_array_size(v) + 1, sizeof(char *));
+                json_array_foreach (v, i, l)
+                        c->labels[i] = gb_xstrdup(json_string_value(l));
+                return 0;
+        }
         return gb_error_set(err, EINVAL,
                             "Failed to load '%s': unknown key \"%.128s\" (known: userns-remap, data-root, exec-root, "
-                            "hosts, group, debug, log-level, pidfile, storage-driver, storage-shift, cgroup-parent)",
+                            "hosts, group, debug, log-level, labels, pidfile, storage-driver, storage-shift, "
+                            "cgroup-parent)",
                             path, key);
 }
 

@@ -41,6 +41,7 @@ struct gb_config {
         char *storage_driver; /* "overlay2" (the only one); owned */
         char *cgroup_parent;  /* NULL: not set; owned */
         enum gb_storage_shift storage_shift;
+        char **labels; /* "key=value", the daemon's (docker info); NULL-terminated, owned, never NULL */
 };
 
 /* What the command line says; NULL fields mean "not given". A flag overrides

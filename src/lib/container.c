@@ -545,8 +545,10 @@ GB_EXPORT int gb_container_rename(const char *data_root, struct gb_container *c,
         json_object_set_new(c->doc, "Name", json_string(slashed));
         r = gb_container_save(c, err);
         if (r < 0) {
+                _cleanup_free_ char *old_slashed = gb_xasprintf("/%s", old);
                 release_name(data_root, new_name, c->id);
-                json_object_set_new(c->doc, "Name", json_string(old));
+                /* The record keeps Docker's leading '/'. */
+                json_object_set_new(c->doc, "Name", json_string(old_slashed));
                 return r;
         }
         release_name(data_root, old, c->id);

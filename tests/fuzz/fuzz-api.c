@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "apihttp.h"
+#include "cleanup.h"
 
 static const char *const patterns[] = {
         "/_ping",         "/containers/{}/json", "/containers/{}/attach", "/containers/{}",
@@ -28,6 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
                         free(gb_http_query(r.query, keys[i]));
                         (void)gb_http_query_bool(r.query, keys[i]);
+                        char **all = gb_http_query_all(r.query, keys[i]);
+                        for (char **a = all; *a; a++)
+                                if (!**a)
+                                        abort(); /* empty values are dropped */
+                        gb_strv_free(all);
                 }
                 for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
                         char *caps[2] = {NULL, NULL};

@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include "apihttp.h"
+#include "cleanup.h"
+#include "util.h"
 
 static int parse(const char *s, struct gb_http_req *r, struct gb_error *err)
 {
@@ -164,6 +166,25 @@ static void test_routes(void **state)
         assert_null(caps[0]);
 }
 
+static void test_query_all(void **state)
+{
+        char **v = gb_http_query_all("names=busybox&x=1&names=a%2Fb%3A1&names=&names&nameses=z&names=c+d", "names");
+
+        (void)state;
+        assert_int_equal(gb_strv_len(v), 3);
+        assert_string_equal(v[0], "busybox");
+        assert_string_equal(v[1], "a/b:1");
+        assert_string_equal(v[2], "c d");
+        gb_strv_free(v);
+        v = gb_http_query_all("", "names");
+        assert_non_null(v);
+        assert_null(v[0]);
+        gb_strv_free(v);
+        v = gb_http_query_all("names=%zz", "names"); /* a bad escape is dropped */
+        assert_null(v[0]);
+        gb_strv_free(v);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -171,7 +192,7 @@ int main(void)
                 cmocka_unit_test(test_version_range), cmocka_unit_test(test_smuggling_refused),
                 cmocka_unit_test(test_upgrade),       cmocka_unit_test(test_chunked),
                 cmocka_unit_test(test_chunked_split), cmocka_unit_test(test_chunked_bad),
-                cmocka_unit_test(test_routes),
+                cmocka_unit_test(test_routes),        cmocka_unit_test(test_query_all),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
