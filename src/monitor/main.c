@@ -477,8 +477,14 @@ static void run_loop(struct monitor *m)
                 p[n++] = (struct pollfd){.fd = out, .events = POLLIN};
                 p[n++] = (struct pollfd){.fd = m->tty ? -1 : m->err_fd, .events = POLLIN};
                 first_client = n;
+                /* Only clients that still send stdin are read. A client
+                 * that half-closed (docker run without -i does at once)
+                 * stays readable at EOF: polling it for POLLIN would spin
+                 * the monitor for the container's whole life. A full close
+                 * still shows as POLLHUP. */
                 for (size_t i = 0; i < m->n_clients; i++)
-                        p[n++] = (struct pollfd){.fd = m->clients[i].fd, .events = POLLIN};
+                        p[n++] = (struct pollfd){.fd = m->clients[i].fd,
+                                                 .events = m->clients[i].flags & GB_ATTACH_STDIN ? POLLIN : 0};
                 if (poll(p, n, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -501,9 +507,13 @@ static void run_loop(struct monitor *m)
                         m->err_fd = -1;
                 }
                 /* Clients, back to front so dropping one keeps indices. */
-                for (size_t i = n; i > first_client; i--)
-                        if (p[i - 1].revents)
+                for (size_t i = n; i > first_client; i--) {
+                        short rev = p[i - 1].revents;
+                        if (rev & POLLIN)
                                 handle_client_input(m, i - 1 - first_client);
+                        else if (rev & (POLLHUP | POLLERR | POLLNVAL))
+                                drop_client(m, i - 1 - first_client);
+                }
                 if (p[1].revents)
                         handle_new_connection(m);
                 if (p[0].revents & POLLNVAL) {

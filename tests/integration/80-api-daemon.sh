@@ -150,6 +150,15 @@ d run --rm busybox sh -c 'exit 3'
 check_eq "docker run --rm: the exit code" 3 "$?"
 check_eq "docker run: stdout and stderr kept apart" "out" "$(d run --rm busybox sh -c 'echo out; echo err >&2' 2>/dev/null)"
 check_eq "docker run -i: stdin reaches the container" "HELLO" "$(echo hello | d run --rm -i busybox tr a-z A-Z)"
+# After stdin's EOF the client's socket stays readable (at EOF): the monitor
+# must stop reading it, not spin on it for the rest of the container's life.
+(echo hi | d run --rm -i --name spin busybox sh -c 'cat; sleep 3' >/dev/null) &
+spin_pid=$!
+sleep 2
+mon=$(pgrep -f "ghostbox-monitor.*$T.*" | head -1)
+ticks=$(awk '{print $14 + $15}' "/proc/$mon/stat" 2>/dev/null)
+check_match "a half-closed attach: the monitor idles (CPU ticks in 2 s: ${ticks:-none}, a spin is ~200)" '^[0-9]$|^[1-4][0-9]$' "${ticks:-none}"
+wait $spin_pid
 out=$(script -qec "timeout -k 5 30 $DOCKER run --rm -it busybox sh -c 'tty; exit 0'" /dev/null </dev/null | tr -d '\r')
 check_match "docker run -it: a tty inside" '/dev/pts/[0-9]' "$out"
 [[ $out == */dev/pts/* ]] || dump_state
