@@ -44,6 +44,11 @@ static const struct route {
         {"POST", "/volumes/prune", h_volumes_prune},
         {"GET", "/volumes/{}", h_volume_inspect},
         {"DELETE", "/volumes/{}", h_volume_delete},
+        {"HEAD", "/containers/{}/archive", h_container_archive_head},
+        {"GET", "/containers/{}/archive", h_container_archive_get},
+        {"PUT", "/containers/{}/archive", h_container_archive_put},
+        {"GET", "/containers/{}/export", h_container_export},
+        {"GET", "/containers/{}/changes", h_container_changes},
 };
 
 /* Image names hold slashes ("library/busybox"): for /images/NAME/json and
