@@ -157,6 +157,51 @@ GB_EXPORT char *gb_base64(const void *data, size_t len)
         return out;
 }
 
+GB_EXPORT char *gb_utf8_sanitize(const char *s)
+{
+        const uint8_t *p = (const uint8_t *)s;
+        size_t n = strlen(s);
+        char *out = gb_xmalloc(n * 3 + 1), *o = out;
+
+        /* File names are bytes; JSON strings are UTF-8 (jansson refuses
+         * anything else). Invalid bytes become U+FFFD, as Go's encoder
+         * writes them for Docker. */
+        while (*p) {
+                size_t len = 0;
+                uint32_t cp = 0;
+
+                if (p[0] < 0x80)
+                        len = 1, cp = p[0];
+                else if ((p[0] & 0xE0) == 0xC0)
+                        len = 2, cp = p[0] & 0x1F;
+                else if ((p[0] & 0xF0) == 0xE0)
+                        len = 3, cp = p[0] & 0x0F;
+                else if ((p[0] & 0xF8) == 0xF0)
+                        len = 4, cp = p[0] & 0x07;
+                for (size_t i = 1; i < len; i++) {
+                        if ((p[i] & 0xC0) != 0x80) {
+                                len = 0;
+                                break;
+                        }
+                        cp = cp << 6 | (p[i] & 0x3F);
+                }
+                /* Overlong forms, surrogates and values past U+10FFFF are
+                 * invalid too. */
+                if (len == 0 || (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+                    (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+                        memcpy(o, "\xEF\xBF\xBD", 3);
+                        o += 3;
+                        p++;
+                        continue;
+                }
+                memcpy(o, p, len);
+                o += len;
+                p += len;
+        }
+        *o = '\0';
+        return out;
+}
+
 GB_EXPORT char *gb_cfs_stat_header(const struct gb_cfs_stat *st)
 {
         char mtime[64];
@@ -168,9 +213,11 @@ GB_EXPORT char *gb_cfs_stat_header(const struct gb_cfs_stat *st)
         if (!gmtime_r(&t, &tm) || strftime(mtime, 32, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
                 (void)snprintf(mtime, sizeof(mtime), "1970-01-01T00:00:00");
         (void)snprintf(mtime + strlen(mtime), sizeof(mtime) - strlen(mtime), ".%09ldZ", st->mtime_nsec);
-        doc = json_pack("{s:s, s:I, s:I, s:s, s:s}", "name", st->name ? st->name : "", "size", (json_int_t)st->size,
-                        "mode", (json_int_t)gb_cfs_go_mode(st->mode), "mtime", mtime, "linkTarget",
-                        st->link_target ? st->link_target : "");
+        _cleanup_free_ char *name = gb_utf8_sanitize(st->name ? st->name : ""),
+                            *link = gb_utf8_sanitize(st->link_target ? st->link_target : "");
+
+        doc = json_pack("{s:s, s:I, s:I, s:s, s:s}", "name", name, "size", (json_int_t)st->size, "mode",
+                        (json_int_t)gb_cfs_go_mode(st->mode), "mtime", mtime, "linkTarget", link);
         if (!doc)
                 abort();
         s = json_dumps(doc, JSON_COMPACT);
@@ -275,6 +322,26 @@ GB_EXPORT int gb_cfs_open(const char *data_root, const struct gb_container *c, s
         return 0;
 fail:
         gb_cfs_done(ret);
+        return r;
+}
+
+GB_EXPORT int gb_cfs_open_dir(const char *dir, struct gb_cfs *ret, struct gb_error *err)
+{
+        int r;
+
+        memset(ret, 0, sizeof(*ret));
+        ret->id = gb_xstrdup(dir);
+        ret->root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (ret->root_fd < 0) {
+                r = gb_error_sys(err, errno, "Failed to open '%s'", dir);
+                gb_cfs_done(ret);
+                return r;
+        }
+        r = fd_path(ret->root_fd, &ret->root_path);
+        if (r < 0) {
+                r = gb_error_sys(err, -r, "Failed to read the path of '%s'", dir);
+                gb_cfs_done(ret);
+        }
         return r;
 }
 
@@ -559,6 +626,12 @@ static int tar_end(struct tarw *w, int r, struct gb_error *err)
 
 GB_EXPORT int gb_cfs_tar(const struct gb_cfs *f, const char *path, int out_fd, struct gb_error *err)
 {
+        return gb_cfs_tar_as(f, path, NULL, out_fd, err);
+}
+
+GB_EXPORT int gb_cfs_tar_as(const struct gb_cfs *f, const char *path, const char *name, int out_fd,
+                            struct gb_error *err)
+{
         _cleanup_(gb_cfs_path_done) struct gb_cfs_path p = {0};
         _cleanup_close_ int dfd = -EBADF;
         _cleanup_free_ struct tarw *w = gb_xcalloc(1, sizeof(*w));
@@ -570,7 +643,7 @@ GB_EXPORT int gb_cfs_tar(const struct gb_cfs *f, const char *path, int out_fd, s
                 return r;
         r = tar_begin(w, f, out_fd, err);
         if (r >= 0)
-                r = tar_entry(w, dfd, p.leaf, p.name, err);
+                r = tar_entry(w, dfd, p.leaf, name ? name : p.name, err);
         return tar_end(w, r, err);
 }
 
@@ -679,7 +752,9 @@ static bool in_lowers(struct changes *c, const char *rel)
 static void push_change(struct changes *c, const char *rel, int kind)
 {
         c->v = gb_xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
-        c->v[c->n].path = gb_xasprintf("/%s", rel);
+        _cleanup_free_ char *p = gb_xasprintf("/%s", rel);
+
+        c->v[c->n].path = gb_utf8_sanitize(p);
         c->v[c->n++].kind = kind;
 }
 

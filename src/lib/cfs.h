@@ -39,6 +39,9 @@ struct gb_cfs {
  * record whose mounts did not survive a reboot). */
 int gb_cfs_open(const char *data_root, const struct gb_container *c, struct gb_cfs *ret, struct gb_error *err);
 void gb_cfs_done(struct gb_cfs *f);
+/* A plain host directory as a root, IDs unshifted (the host side of
+ * `ghostbox cp`). */
+int gb_cfs_open_dir(const char *dir, struct gb_cfs *ret, struct gb_error *err);
 
 /* A path argument of the archive endpoints, split the way Docker reads
  * it: relative paths are taken from "/", "." and ".." are cleaned
@@ -76,11 +79,17 @@ uint32_t gb_cfs_go_mode(uint32_t st_mode);
  * {"name","size","mode","mtime","linkTarget"}. Caller frees. Pure. */
 char *gb_cfs_stat_header(const struct gb_cfs_stat *st);
 
+/* s with every byte that is not part of valid UTF-8 replaced by U+FFFD
+ * (file names into JSON). Caller frees. Pure. */
+char *gb_utf8_sanitize(const char *s);
+
 /* Standard base64 of len bytes. Caller frees. Pure. */
 char *gb_base64(const void *data, size_t len);
 
 /* Write a tar of path (entries named from gb_cfs_path.name) to out_fd. */
 int gb_cfs_tar(const struct gb_cfs *f, const char *path, int out_fd, struct gb_error *err);
+/* The same with the top entry named name (a copy under a new name). */
+int gb_cfs_tar_as(const struct gb_cfs *f, const char *path, const char *name, int out_fd, struct gb_error *err);
 
 /* Write a tar of the whole root filesystem (`docker export`). */
 int gb_cfs_export(const struct gb_cfs *f, int out_fd, struct gb_error *err);
@@ -103,7 +112,8 @@ struct gb_cfs_change {
         int kind;
 };
 /* What the container changed against its image, from its upper dir
- * (overlayfs whiteouts are deletions), sorted by path. -EOPNOTSUPP for a
+ * (overlayfs whiteouts are deletions), sorted by path; paths are made
+ * valid UTF-8 (gb_utf8_sanitize). -EOPNOTSUPP for a
  * --rootfs container (no layers to compare with). */
 int gb_cfs_changes(const struct gb_cfs *f, struct gb_cfs_change **ret, size_t *ret_n, struct gb_error *err);
 void gb_cfs_changes_free(struct gb_cfs_change *v, size_t n);

@@ -91,13 +91,29 @@ static void test_stat_header(void **state)
         assert_string_equal(h, b);
 }
 
+static void test_utf8(void **state)
+{
+        static const char *in[] = {"plain",        "caf\xc3\xa9",      "pas\xf3wd", "\xc0\xaf",
+                                   "\xed\xa0\x80", "\xf0\x9f\x98\x80", "\xe2\x82"};
+        static const char *out[] = {"plain",
+                                    "caf\xc3\xa9",
+                                    "pas\xef\xbf\xbdwd",
+                                    "\xef\xbf\xbd\xef\xbf\xbd",
+                                    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
+                                    "\xf0\x9f\x98\x80",
+                                    "\xef\xbf\xbd\xef\xbf\xbd"};
+
+        for (size_t i = 0; i < ARRAY_SIZE(in); i++) {
+                _cleanup_free_ char *s = gb_utf8_sanitize(in[i]);
+                assert_string_equal(s, out[i]);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_path_parse),
-                cmocka_unit_test(test_go_mode),
-                cmocka_unit_test(test_base64),
-                cmocka_unit_test(test_stat_header),
+                cmocka_unit_test(test_path_parse),  cmocka_unit_test(test_go_mode), cmocka_unit_test(test_base64),
+                cmocka_unit_test(test_stat_header), cmocka_unit_test(test_utf8),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
