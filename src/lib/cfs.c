@@ -528,7 +528,7 @@ static int tar_entry(struct tarw *w, int dfd, const char *leaf, const char *name
                                 if (w->links[i].dev == st.st_dev && w->links[i].ino == st.st_ino) {
                                         gb_ar.archive_entry_set_hardlink(e, w->links[i].name);
                                         gb_ar.archive_entry_set_size(e, 0);
-                                        if (gb_ar.archive_write_header(w->a, e) != ARCHIVE_OK)
+                                        if (gb_ar.archive_write_header(w->a, e) < ARCHIVE_WARN)
                                                 return tar_write_error(w, name, err);
                                         return 0;
                                 }
@@ -536,12 +536,12 @@ static int tar_entry(struct tarw *w, int dfd, const char *leaf, const char *name
                         w->links[w->n_links++] = (struct link){st.st_dev, st.st_ino, gb_xstrdup(name)};
                 }
                 gb_ar.archive_entry_set_size(e, st.st_size);
-                if (gb_ar.archive_write_header(w->a, e) != ARCHIVE_OK)
+                if (gb_ar.archive_write_header(w->a, e) < ARCHIVE_WARN)
                         return tar_write_error(w, name, err);
                 return tar_file_data(w, dfd, leaf, &st, name, err);
         case S_IFDIR:
                 gb_ar.archive_entry_set_filetype(e, AE_IFDIR);
-                if (gb_ar.archive_write_header(w->a, e) != ARCHIVE_OK)
+                if (gb_ar.archive_write_header(w->a, e) < ARCHIVE_WARN)
                         return tar_write_error(w, name, err);
                 return tar_dir_children(w, dfd, leaf, name, err);
         case S_IFLNK: {
@@ -566,7 +566,7 @@ static int tar_entry(struct tarw *w, int dfd, const char *leaf, const char *name
                 return 0; /* sockets: nothing a tar can carry */
         }
         r = gb_ar.archive_write_header(w->a, e);
-        return r == ARCHIVE_OK ? 0 : tar_write_error(w, name, err);
+        return r >= ARCHIVE_WARN ? 0 : tar_write_error(w, name, err);
 }
 
 static int tar_dir_children(struct tarw *w, int dfd, const char *leaf, const char *prefix, struct gb_error *err)

@@ -198,6 +198,31 @@ check_match "... with the container's changes" '^etc/mine$' "$(tar -tf "$T/expor
 check_eq "... and container IDs (root 0/0)" "0/0" "$(tar --numeric-owner -tvf "$T/export.tar" etc/mine | awk '{print $2}')"
 check_fails "... nothing of the host behind /escape" sh -c "tar -tf '$T/export.tar' | grep -q hostsecret/passwd"
 
+# -- a name that is not UTF-8 (JSON needs UTF-8; tars carry bytes) ----------
+python3 - "$T/latin1.tar" <<'EOF'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT, encoding="utf-8", errors="surrogateescape") as t:
+    i = tarfile.TarInfo("caf\udce9"); i.size = 1
+    t.addfile(i, io.BytesIO(b"x"))
+EOF
+api -X PUT -T "$T/latin1.tar" "http://d/v1.41/containers/$run/archive?path=/tmp" >/dev/null
+hdr=$(curl -sI --unix-socket "$SOCK" "http://d/v1.41/containers/$run/archive?path=/tmp/caf%E9" | tr -d '\r' |
+        sed -n 's/^X-Docker-Container-Path-Stat: //p' | base64 -d)
+check_eq "HEAD of a non-UTF-8 name: the stat JSON has U+FFFD" "caf�" "$(jq -r .name <<<"$hdr" 2>&1)"
+check_eq "... GET archive carries the raw name" 1 "$(api "http://d/v1.41/containers/$run/archive?path=/tmp" | tar --quoting-style=escape -tf - 2>/dev/null | grep -cxF 'tmp/caf\351')"
+
+# -- ghostbox cp (the CLI, no daemon) ------------------------------------------
+gb cp "$run:/etc/mine" "$T/out/cli-mine"
+check_eq "ghostbox cp out, renamed on the way" "in-container" "$(cat "$T/out/cli-mine" 2>&1)"
+check_eq "... owned by the caller" 0 "$(stat -c %u "$T/out/cli-mine")"
+gb cp "$T/in/sub" "$run:/tmp/clisub"
+check_eq "ghostbox cp in, renamed: owned by 400000 on the host" 400000:400000 "$(stat -c %u:%g "$cdir/tmp/clisub/file" 2>&1)"
+gb cp -a "$T/in/sub/file" "$run:/tmp/"
+check_eq "ghostbox cp -a in: 1234 shifted to 401234" 401234 "$(stat -c %u "$cdir/tmp/file" 2>&1)"
+check_eq "ghostbox cp CONTAINER:PATH -: a tar on stdout" "hello" "$(gb cp "$run:/tmp/clisub/file" - | tar -xOf -)"
+check_fails "ghostbox cp out through the host-pointing link reads nothing of the host" \
+        sh -c "$(printf '%q ' "${G[@]}") cp '$run:/escape/passwd' - 2>/dev/null | tar -xOf - | grep -q 'host secret'"
+
 # -- diff -------------------------------------------------------------------------
 diff=$(d diff "$run" 2>&1)
 check_match "docker diff: A for an added file" '^A /etc/mine$' "$diff"
