@@ -725,7 +725,7 @@ static bool is_whiteout(const struct stat *st)
 /* Does rel exist in the image (a lower layer, top first, whiteouts
  * hiding what is below)? Parents are resolved without following any
  * symlink: a layer's "lib -> /usr/lib" must not lead us onto the host. */
-static bool in_lowers(struct changes *c, const char *rel)
+static bool in_lowers(struct changes *c, const char *rel, struct stat *ret)
 {
         const char *slash = strrchr(rel, '/');
         _cleanup_free_ char *parent = slash ? strndup(rel, (size_t)(slash - rel)) : gb_xstrdup(".");
@@ -735,16 +735,15 @@ static bool in_lowers(struct changes *c, const char *rel)
                 struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
                                        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV};
                 _cleanup_close_ int pfd = -EBADF;
-                struct stat st;
 
                 if (c->lower_fds[i] < 0)
                         continue;
                 pfd = gb_openat2(c->lower_fds[i], parent, &how, sizeof(how));
                 if (pfd < 0)
                         continue;
-                if (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                if (fstatat(pfd, leaf, ret, AT_SYMLINK_NOFOLLOW) < 0)
                         continue;
-                return !is_whiteout(&st);
+                return !is_whiteout(ret);
         }
         return false;
 }
@@ -758,10 +757,27 @@ static void push_change(struct changes *c, const char *rel, int kind)
         c->v[c->n++].kind = kind;
 }
 
+/* The empty files the runtime creates as mount points for the files it
+ * bind-mounts over them. Docker keeps those in an "init" layer below the
+ * container's, so `docker diff` never shows them; neither do we. */
+static bool runtime_stub(const char *rel, const struct stat *st)
+{
+        static const char *const stubs[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf"};
+
+        if (!S_ISREG(st->st_mode) || st->st_size != 0)
+                return false;
+        for (size_t i = 0; i < ARRAY_SIZE(stubs); i++)
+                if (strcmp(rel, stubs[i]) == 0)
+                        return true;
+        return false;
+}
+
 /* rel's directory is leaf in dfd: opened by name with O_NOFOLLOW, one
  * level at a time, since a running container can swap any directory of
- * its upper for a symlink to "/" between our readdir and open. */
-static int changes_walk(struct changes *c, int dfd, const char *leaf, const char *rel, struct gb_error *err)
+ * its upper for a symlink to "/" between our readdir and open.
+ * *ret_touched: a direct child was added or deleted. */
+static int changes_walk(struct changes *c, int dfd, const char *leaf, const char *rel, bool *ret_touched,
+                        struct gb_error *err)
 {
         _cleanup_(gb_closedirp) DIR *d = NULL;
         struct dirent *de;
@@ -777,7 +793,8 @@ static int changes_walk(struct changes *c, int dfd, const char *leaf, const char
         }
         while ((de = readdir(d))) {
                 _cleanup_free_ char *crel = NULL;
-                struct stat st;
+                struct stat st, lst;
+                bool lower, same_dir, touched = false;
 
                 if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
                         continue;
@@ -786,14 +803,31 @@ static int changes_walk(struct changes *c, int dfd, const char *leaf, const char
                         continue;
                 if (is_whiteout(&st)) {
                         push_change(c, crel, GB_CFS_DELETED);
+                        *ret_touched = true;
                         continue;
                 }
-                push_change(c, crel, in_lowers(c, crel) ? GB_CFS_MODIFIED : GB_CFS_ADDED);
+                lower = in_lowers(c, crel, &lst);
+                if (!lower && runtime_stub(crel, &st))
+                        continue;
+                if (!lower)
+                        *ret_touched = true;
+                /* Docker's rule: a directory copied up only because
+                 * something below it changed is listed only when a direct
+                 * child was added or deleted. Docker tells by mode, size
+                 * and mtime; we by mode alone, since the runtime's mount
+                 * point stubs (which Docker keeps in a layer of their own)
+                 * change /etc's mtime: a bare `touch` of an image
+                 * directory is not reported. */
+                same_dir = lower && S_ISDIR(st.st_mode) && S_ISDIR(lst.st_mode) && st.st_mode == lst.st_mode;
+                if (!same_dir)
+                        push_change(c, crel, lower ? GB_CFS_MODIFIED : GB_CFS_ADDED);
                 if (S_ISDIR(st.st_mode)) {
-                        r = changes_walk(c, dirfd(d), de->d_name, crel, err);
+                        r = changes_walk(c, dirfd(d), de->d_name, crel, &touched, err);
                         if (r < 0)
                                 return r;
                 }
+                if (same_dir && touched)
+                        push_change(c, crel, GB_CFS_MODIFIED); /* sorted at the end */
         }
         return 0;
 }
@@ -830,7 +864,8 @@ GB_EXPORT int gb_cfs_changes(const struct gb_cfs *f, struct gb_cfs_change **ret,
         c.lower_fds = gb_xcalloc(c.n_lowers + 1, sizeof(int));
         for (size_t i = 0; i < c.n_lowers; i++)
                 c.lower_fds[i] = open(f->lowers[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        r = changes_walk(&c, ufd, ".", "", err);
+        bool touched = false;
+        r = changes_walk(&c, ufd, ".", "", &touched, err);
         for (size_t i = 0; i < c.n_lowers; i++)
                 if (c.lower_fds[i] >= 0)
                         close(c.lower_fds[i]);

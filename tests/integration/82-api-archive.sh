@@ -229,6 +229,11 @@ check_match "docker diff: A for an added file" '^A /etc/mine$' "$diff"
 check_match "... C for a directory changed" '^C /etc$' "$diff"
 check_match "... D for a deleted file" '^D /bin/true$' "$diff"
 check_match "... A for the added directory's file" '^A /tmp/d/f$' "$diff"
+mod=$(d run -d busybox sh -c 'echo x >>/etc/group' 2>>"$T/gbd.log")
+d wait "$mod" >/dev/null 2>&1
+check_eq "docker diff after only appending to /etc/group: just that file (no /etc, no mount point stubs)" \
+        "C /etc/group" "$(d diff "$mod" 2>&1)"
+d rm -f "$mod" >/dev/null 2>&1
 check_eq "GET /changes: JSON Kind 2 for the deletion" 2 \
         "$(api "http://d/v1.41/containers/$run/changes" | jq '.[] | select(.Path == "/bin/true") | .Kind')"
 check_eq "changes of a missing container: 404" 404 "$(code "http://d/v1.41/containers/nosuch/changes")"
