@@ -275,25 +275,40 @@ GB_EXPORT int gb_cfs_open(const char *data_root, const struct gb_container *c, s
         _cleanup_free_ char *root = gb_xasprintf("%s/rootfs", c->dir);
         json_t *g = json_object_get(c->doc, "Ghostbox");
         const char *image_id = json_string_value(json_object_get(g, "ImageId"));
+        const char *source = json_string_value(json_object_get(g, "RootfsSource"));
         struct statx stx;
         int r;
 
         memset(ret, 0, sizeof(*ret));
         ret->root_fd = -EBADF;
         ret->id = gb_xstrdup(c->id);
-        idmap_from_json(json_object_get(g, "UidMap"), &ret->uids);
-        idmap_from_json(json_object_get(g, "GidMap"), &ret->gids);
-        ret->remapped = ret->uids.n > 0 && ret->gids.n > 0;
-        /* The root is mounted at create and unmounted at remove; a record
-         * without its mount (after a reboot) must not be mistaken for an
-         * empty directory we could write into. */
-        if (statx(AT_FDCWD, root, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0 ||
-            !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) || !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT)) {
-                r = gb_error_set(err, ENOENT, "Failed to open the filesystem of container %s: '%s' is not mounted",
-                                 c->id, root);
-                goto fail;
+        if ((!image_id || !*image_id) && source && *source) {
+                /* --rootfs DIR: the container sees DIR through an
+                 * idmapped mount, so DIR itself holds the container's IDs
+                 * (its root is 0 there). Work on DIR with IDs as they are:
+                 * host root writing through the idmapped mount would be
+                 * refused (EOVERFLOW), and chowning there to 400000 would
+                 * store an ID the container sees as unmapped. */
+                free(root);
+                root = gb_xstrdup(source);
+        } else {
+                idmap_from_json(json_object_get(g, "UidMap"), &ret->uids);
+                idmap_from_json(json_object_get(g, "GidMap"), &ret->gids);
+                ret->remapped = ret->uids.n > 0 && ret->gids.n > 0;
+                /* The root is mounted at create and unmounted at remove; a
+                 * record without its mount (after a reboot) must not be
+                 * mistaken for an empty directory we could write into. */
+                if (statx(AT_FDCWD, root, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0 ||
+                    !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) ||
+                    !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT)) {
+                        r = gb_error_set(err, ENOENT,
+                                         "Failed to open the filesystem of container %s: '%s' is not mounted", c->id,
+                                         root);
+                        goto fail;
+                }
         }
-        ret->root_fd = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        /* (The --rootfs path is the administrator's, as given to create.) */
+        ret->root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC | (source && *source ? 0 : O_NOFOLLOW));
         if (ret->root_fd < 0) {
                 r = gb_error_sys(err, errno, "Failed to open '%s'", root);
                 goto fail;

@@ -191,6 +191,19 @@ else
         skip "no second docker CLI at /usr/bin/docker"
 fi
 
+# --rootfs containers: the directory holds the container's IDs (the
+# container sees it through an idmapped mount), so copies go there unshifted.
+rf=$(gb create "${R[@]}" stat -c '%u %g %s' /rfcopy 2>>"$T/gbd.log")
+d cp "$T/tostopped" "$rf:/rfcopy" 2>>"$T/gbd.log"
+check_eq "docker cp into a --rootfs container: stored with its root's on-disk ID (0)" 0 "$(stat -c %u "$T/rootfs/rfcopy" 2>&1)"
+check_eq "... which the container sees as its root" "0 0 11" "$(gb start -a "$rf" 2>&1)"
+rm -f "$T/rootfs/rfcopy"
+gb rm -f "$rf" >/dev/null 2>&1
+
+ro=$(d create --read-only busybox true 2>>"$T/gbd.log")
+check_eq "PUT into a --read-only container: 403" 403 "$(code -X PUT -T "$T/bigid.tar" "http://d/v1.41/containers/$ro/archive?path=/tmp")"
+d rm -f "$ro" >/dev/null 2>&1
+
 # -- export ---------------------------------------------------------------------
 d export "$run" -o "$T/export.tar" 2>>"$T/gbd.log"
 check_match "docker export: the tar lists bin/busybox" '^bin/busybox$' "$(tar -tf "$T/export.tar" 2>&1)"
