@@ -28,6 +28,7 @@ static void archive_freep(struct archive **a)
  * the blob digest while libarchive's outer reader decompresses it. */
 struct raw_reader {
         int fd;
+        bool no_hash; /* GB_LAYER_COPY: nobody needs the digests */
         int blob_fd;
         int error; /* first read/write errno */
         struct gb_sha256 sha;
@@ -58,7 +59,8 @@ static la_ssize_t raw_read(struct archive *a, void *userdata, const void **ret)
                         return -1;
                 }
         }
-        gb_sha256_update(&r->sha, r->buf, (size_t)n);
+        if (!r->no_hash)
+                gb_sha256_update(&r->sha, r->buf, (size_t)n);
         r->n += (uint64_t)n;
         if (r->progress)
                 r->progress(r->n, r->progress_userdata);
@@ -70,6 +72,7 @@ static la_ssize_t raw_read(struct archive *a, void *userdata, const void **ret)
  * reader. */
 struct tar_reader {
         struct archive *outer;
+        bool no_hash;
         uint64_t n;
         struct gb_sha256 sha;
         char buf[128 * 1024];
@@ -86,7 +89,8 @@ static la_ssize_t tar_read(struct archive *a, void *userdata, const void **ret)
                                                                              : "read error");
                 return -1;
         }
-        gb_sha256_update(&t->sha, t->buf, (size_t)n);
+        if (!t->no_hash)
+                gb_sha256_update(&t->sha, t->buf, (size_t)n);
         t->n += (uint64_t)n;
         *ret = t->buf;
         return n;
@@ -675,6 +679,9 @@ GB_EXPORT int gb_layer_extract(int in_fd, int root_fd, const struct gb_layer_opt
         raw->progress_userdata = opts ? opts->progress_userdata : NULL;
         gb_sha256_init(&raw->sha);
         gb_sha256_init(&tr->sha);
+        /* Hashing twice costs more than the copy itself (512 MiB through
+         * `docker cp`: 4.3 s with the two digests, 0.6 s without). */
+        raw->no_hash = tr->no_hash = x.flags & GB_LAYER_COPY;
 
         /* Outer reader: undo the compression only. Filters are named one by
          * one: archive_read_support_filter_all() would also run external

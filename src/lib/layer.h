@@ -30,7 +30,8 @@ enum {
          * whiteout conversion (".wh.x" is an ordinary name), only user.*
          * xattrs (no file capabilities), no device nodes (the rootfs is
          * nodev, and a 0/0 char device would become an overlay whiteout);
-         * owners go through the ID fields of gb_layer_opts. */
+         * owners go through the ID fields of gb_layer_opts. No digests
+         * (diff_id and blob_digest of the info are not meaningful). */
         GB_LAYER_COPY = 1 << 1,
         /* With COPY: refuse to replace a directory with a non-directory or
          * the reverse (Docker's noOverwriteDirNonDir), -EISDIR/-ENOTDIR. */
