@@ -133,6 +133,26 @@ check_eq "PUT absolute names and a symlink-then-file tar: accepted, kept inside"
 check "... nothing written on the host" test ! -e "$T/hostsecret/abs" -a ! -e "$T/hostsecret/viahop"
 check_eq "... the absolute name landed below the destination" "pwned" "$(d exec "$run" cat "/tmp$T/hostsecret/abs" 2>&1)"
 
+# CVE-2018-15664: the container swaps a directory for a symlink to the
+# host's directory while copies run. Each resolution is one openat2() with
+# the container's root as "/", so a swap can only make the path miss or
+# find the container's own files.
+race=$(d run -d busybox sh -c "mkdir -p /w/d; echo container-file >/w/d/passwd; while :; do mv /w/d /w/real; ln -s $T/hostsecret /w/d; rm /w/d; mv /w/real /w/d; done" 2>>"$T/gbd.log")
+printf 'from-race\n' >"$T/target"
+tar -C "$T" -cf "$T/race.tar" target
+leaked=0 got=0
+for _ in $(seq 150); do
+        out=$(api "http://d/v1.41/containers/$race/archive?path=/w/d/passwd" | tar -xOf - 2>/dev/null)
+        [ "$out" = "host secret" ] && leaked=$((leaked + 1))
+        [ "$out" = "container-file" ] && got=$((got + 1))
+        api -X PUT -T "$T/race.tar" "http://d/v1.41/containers/$race/archive?path=/w/d" >/dev/null
+done
+check_eq "symlink-swap race: 150 reads never returned the host's file" 0 "$leaked"
+check "... (and the race was live: some reads found the container's file, got $got)" test "$got" -gt 0
+check_eq "... 150 writes never touched the host's dir" "passwd target/host-original" \
+        "$(ls "$T/hostsecret" | tr '\n' ' ' | sed 's/ $//')/$(cat "$T/hostsecret/target")"
+d rm -f "$race" >/dev/null 2>&1
+
 # -- docker cp in: ownership ---------------------------------------------------
 cdir=$(readlink -f "$T/data/containers/$run")/upper
 mkdir -p "$T/in/sub"
