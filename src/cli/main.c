@@ -28,6 +28,7 @@ static const struct gb_verb verbs[] = {
         {"ps", cmd_ps, "List containers"},
         {"inspect", cmd_inspect, "Show low-level information on containers"},
         {"logs", cmd_logs, "Fetch the logs of a container"},
+        {"cp", cmd_cp, "Copy files between a container and the host"},
         {"exec", cmd_exec, "Run a command in a running container"},
         {"attach", cmd_attach, "Attach to a running container's stdio"},
         {"volume", cmd_volume, "Manage volumes (and pre-own host directories)"},

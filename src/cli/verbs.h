@@ -37,6 +37,7 @@ int cmd_rename(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_ps(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_inspect(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_logs(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_cp(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_exec(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_attach(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_volume(struct gb_cli_ctx *ctx, int argc, char **argv);

@@ -112,6 +112,17 @@ void h_volumes_prune(struct conn *c, char **caps);
 void h_volume_inspect(struct conn *c, char **caps);
 void h_volume_delete(struct conn *c, char **caps);
 
+/* The same with extra header lines (each ending "\r\n"). */
+void conn_respond_extra(struct conn *c, int status, const char *ctype, const char *extra, const void *body, size_t len);
+void conn_stream_begin_extra(struct conn *c, int status, const char *ctype, const char *extra);
+
+/* archive.c: the container filesystem (docker cp, export, diff). */
+void h_container_archive_head(struct conn *c, char **caps);
+void h_container_archive_get(struct conn *c, char **caps);
+void h_container_archive_put(struct conn *c, char **caps);
+void h_container_export(struct conn *c, char **caps);
+void h_container_changes(struct conn *c, char **caps);
+
 /* Query helpers over c->req.query. */
 char *q_get(struct conn *c, const char *key);
 bool q_bool(struct conn *c, const char *key);

@@ -367,3 +367,18 @@ void conn_respond_fd(struct conn *c, int status, const char *ctype, int fd, uint
                 left -= (uint64_t)n;
         }
 }
+
+void conn_respond_extra(struct conn *c, int status, const char *ctype, const char *extra, const void *body, size_t len)
+{
+        bool head = strcmp(c->req.method, "HEAD") == 0;
+
+        headers(c, status, ctype, extra, (long long)len);
+        if (len && !head)
+                (void)gb_write_all(c->fd, body, len);
+}
+
+void conn_stream_begin_extra(struct conn *c, int status, const char *ctype, const char *extra)
+{
+        c->keep_alive = false;
+        headers(c, status, ctype, extra, -1);
+}

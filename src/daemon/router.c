@@ -54,6 +54,11 @@ static const struct route {
         {"DELETE", "/networks/{}", h_network_delete},
         {"POST", "/networks/{}/connect", h_network_connect},
         {"POST", "/networks/{}/disconnect", h_network_connect},
+        {"HEAD", "/containers/{}/archive", h_container_archive_head},
+        {"GET", "/containers/{}/archive", h_container_archive_get},
+        {"PUT", "/containers/{}/archive", h_container_archive_put},
+        {"GET", "/containers/{}/export", h_container_export},
+        {"GET", "/containers/{}/changes", h_container_changes},
 };
 
 /* Image names hold slashes ("library/busybox"): for /images/NAME/json and

@@ -27,10 +27,16 @@
         X(archive_entry_rdevmajor)               \
         X(archive_entry_rdevminor)               \
         X(archive_entry_set_filetype)            \
+        X(archive_entry_set_gid)                 \
+        X(archive_entry_set_hardlink)            \
         X(archive_entry_set_mtime)               \
         X(archive_entry_set_pathname)            \
         X(archive_entry_set_perm)                \
+        X(archive_entry_set_rdevmajor)           \
+        X(archive_entry_set_rdevminor)           \
         X(archive_entry_set_size)                \
+        X(archive_entry_set_symlink)             \
+        X(archive_entry_set_uid)                 \
         X(archive_entry_size)                    \
         X(archive_entry_size_is_set)             \
         X(archive_entry_symlink)                 \

@@ -28,6 +28,7 @@ static void archive_freep(struct archive **a)
  * the blob digest while libarchive's outer reader decompresses it. */
 struct raw_reader {
         int fd;
+        bool no_hash; /* GB_LAYER_COPY: nobody needs the digests */
         int blob_fd;
         int error; /* first read/write errno */
         struct gb_sha256 sha;
@@ -58,7 +59,8 @@ static la_ssize_t raw_read(struct archive *a, void *userdata, const void **ret)
                         return -1;
                 }
         }
-        gb_sha256_update(&r->sha, r->buf, (size_t)n);
+        if (!r->no_hash)
+                gb_sha256_update(&r->sha, r->buf, (size_t)n);
         r->n += (uint64_t)n;
         if (r->progress)
                 r->progress(r->n, r->progress_userdata);
@@ -70,6 +72,7 @@ static la_ssize_t raw_read(struct archive *a, void *userdata, const void **ret)
  * reader. */
 struct tar_reader {
         struct archive *outer;
+        bool no_hash;
         uint64_t n;
         struct gb_sha256 sha;
         char buf[128 * 1024];
@@ -86,7 +89,8 @@ static la_ssize_t tar_read(struct archive *a, void *userdata, const void **ret)
                                                                              : "read error");
                 return -1;
         }
-        gb_sha256_update(&t->sha, t->buf, (size_t)n);
+        if (!t->no_hash)
+                gb_sha256_update(&t->sha, t->buf, (size_t)n);
         t->n += (uint64_t)n;
         *ret = t->buf;
         return n;
@@ -182,6 +186,7 @@ static int clean_path(const char *in, char **ret)
 struct extract {
         int root;
         unsigned flags;
+        const struct gb_layer_opts *opts;
         struct gb_layer_info *info;
         /* The last parent resolved, reused while entries stay in one
          * directory; dropped whenever anything is removed or a symlink is
@@ -330,6 +335,13 @@ static int apply_xattrs(struct extract *x, struct archive_entry *e, int fd, cons
                 if (strcmp(name, "security.capability") == 0) {
                         int n;
 
+                        /* Copied in by whoever calls the API, not part of
+                         * an image: no privilege bits ride along. */
+                        if (x->flags & GB_LAYER_COPY) {
+                                x->info->dropped_xattrs++;
+                                continue;
+                        }
+
                         if (size > sizeof(caps)) {
                                 x->info->dropped_xattrs++;
                                 continue;
@@ -434,12 +446,36 @@ static int write_data(struct archive *a, int fd, struct archive_entry *e, const 
         return 0;
 }
 
+/* GB_LAYER_COPY: the host owner of an entry (see gb_layer_opts). */
+static int copy_owner(struct extract *x, const char *raw, uid_t *uid, gid_t *gid, struct gb_error *err)
+{
+        const struct gb_layer_opts *o = x->opts;
+        uint32_t hu, hg;
+
+        if (!o)
+                return 0;
+        if (o->fixed_owner) {
+                *uid = o->owner_uid;
+                *gid = o->owner_gid;
+                return 0;
+        }
+        if (!o->uids || !o->gids || o->uids->n == 0)
+                return 0;
+        if (gb_idmap_to_host(o->uids, *uid, &hu) < 0 || gb_idmap_to_host(o->gids, *gid, &hg) < 0)
+                return gb_error_set(err, ERANGE,
+                                    "Failed to extract '%s': owner %u:%u is outside the container's ID range", raw,
+                                    (unsigned)*uid, (unsigned)*gid);
+        *uid = hu;
+        *gid = hg;
+        return 0;
+}
+
 static int extract_entry(struct extract *x, struct archive *a, struct archive_entry *e, struct gb_error *err)
 {
         _cleanup_free_ char *path = NULL, *parent = NULL;
         _cleanup_close_ int pfd = -EBADF, fd = -EBADF;
         const char *raw = gb_ar.archive_entry_pathname(e), *name, *hardlink, *slash;
-        bool plain = x->flags & GB_LAYER_PLAIN;
+        bool plain = x->flags & GB_LAYER_PLAIN, copy = x->flags & GB_LAYER_COPY;
         mode_t type = gb_ar.archive_entry_filetype(e);
         mode_t perm = gb_ar.archive_entry_perm(e) & 07777;
         la_int64_t uid64 = gb_ar.archive_entry_uid(e), gid64 = gb_ar.archive_entry_gid(e);
@@ -469,6 +505,11 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
         x->info->entries++;
         if (!plain)
                 note_owner(x, path, uid, gid);
+        if (copy) {
+                r = copy_owner(x, raw, &uid, &gid, err);
+                if (r < 0)
+                        return r;
+        }
 
         if (path[0] == '\0') {
                 /* "./": the layer root itself. */
@@ -486,7 +527,7 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
         if (r < 0)
                 return gb_error_prefix(err, "Failed to extract '%s'", raw);
 
-        if (!plain && gb_str_has_prefix(name, WHITEOUT_PREFIX)) {
+        if (!plain && !copy && gb_str_has_prefix(name, WHITEOUT_PREFIX)) {
                 const char *victim = name + strlen(WHITEOUT_PREFIX);
 
                 if (strcmp(name, WHITEOUT_OPAQUE) == 0) {
@@ -516,6 +557,12 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
         if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
                 hardlink = gb_ar.archive_entry_hardlink(e);
                 if (!(S_ISDIR(st.st_mode) && type == AE_IFDIR && !hardlink)) {
+                        if ((x->flags & GB_LAYER_NO_DIR_NONDIR) && S_ISDIR(st.st_mode) != (type == AE_IFDIR))
+                                return gb_error_set(err, S_ISDIR(st.st_mode) ? EISDIR : ENOTDIR,
+                                                    "Failed to extract '%s': cannot overwrite %sdirectory with %s"
+                                                    "directory",
+                                                    raw, S_ISDIR(st.st_mode) ? "" : "non-",
+                                                    type == AE_IFDIR ? "" : "non-");
                         cache_drop(x);
                         r = gb_remove_at(pfd, name);
                         if (r < 0)
@@ -590,7 +637,7 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
         case AE_IFCHR:
         case AE_IFBLK:
         case AE_IFIFO:
-                if (plain)
+                if (plain || (copy && type != AE_IFIFO))
                         return 0;
                 /* Device nodes are kept so the image is faithful, but the
                  * root filesystem is mounted nodev: only the runtime's /dev
@@ -618,7 +665,8 @@ GB_EXPORT int gb_layer_extract(int in_fd, int root_fd, const struct gb_layer_opt
         _cleanup_free_ struct raw_reader *raw = gb_xcalloc(1, sizeof(*raw));
         _cleanup_free_ struct tar_reader *tr = gb_xcalloc(1, sizeof(*tr));
         struct gb_layer_info info = {.compression = "none"};
-        struct extract x = {.root = root_fd, .flags = opts ? opts->flags : 0, .info = &info, .cached_fd = -EBADF};
+        struct extract x = {
+                .root = root_fd, .flags = opts ? opts->flags : 0, .opts = opts, .info = &info, .cached_fd = -EBADF};
         struct archive_entry *e;
         int r;
 
@@ -631,6 +679,9 @@ GB_EXPORT int gb_layer_extract(int in_fd, int root_fd, const struct gb_layer_opt
         raw->progress_userdata = opts ? opts->progress_userdata : NULL;
         gb_sha256_init(&raw->sha);
         gb_sha256_init(&tr->sha);
+        /* Hashing twice costs more than the copy itself (512 MiB through
+         * `docker cp`: 4.3 s with the two digests, 0.6 s without). */
+        raw->no_hash = tr->no_hash = x.flags & GB_LAYER_COPY;
 
         /* Outer reader: undo the compression only. Filters are named one by
          * one: archive_read_support_filter_all() would also run external

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "idmap.h"
 #include "sha256.h"
 
 /* Longest path or symlink target accepted from an archive (PATH_MAX - 1):
@@ -25,6 +26,16 @@ enum {
          * directories and symlinks only, no ownership, modes 0644/0755, no
          * xattrs, devices or whiteout conversion. */
         GB_LAYER_PLAIN = 1 << 0,
+        /* `docker cp` into a container (PUT /containers/{id}/archive): no
+         * whiteout conversion (".wh.x" is an ordinary name), only user.*
+         * xattrs (no file capabilities), no device nodes (the rootfs is
+         * nodev, and a 0/0 char device would become an overlay whiteout);
+         * owners go through the ID fields of gb_layer_opts. No digests
+         * (diff_id and blob_digest of the info are not meaningful). */
+        GB_LAYER_COPY = 1 << 1,
+        /* With COPY: refuse to replace a directory with a non-directory or
+         * the reverse (Docker's noOverwriteDirNonDir), -EISDIR/-ENOTDIR. */
+        GB_LAYER_NO_DIR_NONDIR = 1 << 2,
 };
 
 typedef void (*gb_progress_fn)(uint64_t bytes_read, void *userdata);
@@ -34,6 +45,13 @@ struct gb_layer_opts {
         int blob_fd; /* >= 0: the raw input bytes are copied here as read */
         gb_progress_fn progress;
         void *progress_userdata;
+        /* GB_LAYER_COPY owners on the host: with fixed_owner every entry
+         * gets owner_uid:owner_gid; else with maps each archive ID is
+         * shifted to the host through them (-ERANGE for an ID outside);
+         * else the archive's IDs are kept. */
+        bool fixed_owner;
+        uint32_t owner_uid, owner_gid;
+        const struct gb_idmap *uids, *gids;
 };
 
 struct gb_layer_info {

@@ -49,6 +49,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (root < 0)
                 abort();
         opts.flags = size > 0 && (data[0] & 1) ? GB_LAYER_PLAIN : 0;
+        /* Bits of the first byte also pick the `docker cp` mode (PUT
+         * /containers/{id}/archive) and its owner handling. */
+        static struct gb_idmap map;
+        if (map.n == 0)
+                (void)gb_idmap_add(&map, 0, 100000, 65536);
+        if (size > 0 && (data[0] & 2)) {
+                opts.flags = GB_LAYER_COPY | ((data[0] & 4) ? GB_LAYER_NO_DIR_NONDIR : 0);
+                opts.fixed_owner = data[0] & 8;
+                opts.owner_uid = opts.owner_gid = 100000;
+                opts.uids = opts.gids = (data[0] & 16) ? &map : NULL;
+        }
         (void)gb_layer_extract(in, root, &opts, &info, &err);
         close(root);
         close(in);

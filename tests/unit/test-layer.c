@@ -219,12 +219,71 @@ static void test_extract_garbage(void **state)
         assert_int_equal(gb_rm_rf(dir), 0);
 }
 
+/* GB_LAYER_COPY (docker cp into a container): whiteout names are plain
+ * files, owners are fixed or shifted through the map, and
+ * GB_LAYER_NO_DIR_NONDIR refuses a file over a directory. */
+static void test_extract_copy(void **state)
+{
+        static const struct entry e[] = {
+                {"d", AE_IFDIR, NULL, 5, false},
+                {"d/.wh.x", AE_IFREG, "kept", 5, false},
+        };
+        static const struct entry over[] = {{"d", AE_IFREG, "file", 0, false}};
+        static const struct entry big[] = {{"b", AE_IFREG, "x", 70000, false}};
+        _cleanup_free_ char *dir = scratch(), *p = NULL;
+        _cleanup_close_ int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct gb_idmap m = {0};
+        struct gb_layer_opts o = {
+                .flags = GB_LAYER_COPY, .blob_fd = -1, .fixed_owner = true, .owner_uid = 7, .owner_gid = 8};
+        struct gb_layer_info info;
+        struct gb_error err = {0};
+        struct stat st;
+        int fd;
+
+        if (getuid() != 0)
+                skip();
+        fd = make_tar(e, ARRAY_SIZE(e));
+        assert_int_equal(gb_layer_extract(fd, root, &o, &info, &err), 0);
+        close(fd);
+        p = gb_xasprintf("%s/d/.wh.x", dir);
+        assert_int_equal(lstat(p, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(st.st_uid, 7);
+        assert_int_equal(st.st_gid, 8);
+        /* Shifted through the map: 5 -> 400005. */
+        assert_int_equal(gb_idmap_add(&m, 0, 400000, 65536), 0);
+        o.fixed_owner = false;
+        o.uids = o.gids = &m;
+        fd = make_tar(e, ARRAY_SIZE(e));
+        assert_int_equal(gb_layer_extract(fd, root, &o, &info, &err), 0);
+        close(fd);
+        assert_int_equal(lstat(p, &st), 0);
+        assert_int_equal(st.st_uid, 400005);
+        fd = make_tar(big, 1);
+        assert_int_equal(gb_layer_extract(fd, root, &o, &info, &err), -ERANGE);
+        close(fd);
+        o.flags |= GB_LAYER_NO_DIR_NONDIR;
+        fd = make_tar(over, 1);
+        assert_int_equal(gb_layer_extract(fd, root, &o, &info, &err), -EISDIR);
+        close(fd);
+        assert_int_equal(lstat(p, &st), 0); /* the directory survived */
+        o.flags &= ~(unsigned)GB_LAYER_NO_DIR_NONDIR;
+        fd = make_tar(over, 1);
+        assert_int_equal(gb_layer_extract(fd, root, &o, &info, &err), 0);
+        close(fd);
+        free(p);
+        p = gb_xasprintf("%s/d", dir);
+        assert_int_equal(lstat(p, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(gb_rm_rf(dir), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sha256_vectors),  cmocka_unit_test(test_fcaps),
                 cmocka_unit_test(test_extract_basic),   cmocka_unit_test(test_extract_rejects),
-                cmocka_unit_test(test_extract_garbage),
+                cmocka_unit_test(test_extract_garbage), cmocka_unit_test(test_extract_copy),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
