@@ -383,6 +383,8 @@ static json_t *inspect_doc(struct gb_container *ct)
         }
         if (!json_object_get(d, "NetworkSettings"))
                 json_object_set_new(d, "NetworkSettings", json_pack("{s:{}, s:{}}", "Networks", "Ports"));
+        if (json_is_object(hc) && !json_object_get(hc, "LogConfig")) /* records made before it was stored */
+                json_object_set_new(hc, "LogConfig", json_pack("{s:s, s:{}}", "Type", "json-file", "Config"));
         if (!json_object_get(d, "RestartCount"))
                 json_object_set_new(d, "RestartCount", json_integer(0));
         if (!json_object_get(d, "Platform"))

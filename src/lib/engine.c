@@ -700,6 +700,10 @@ static json_t *build_record(const char *id, const char *name, const struct gb_ru
                                       "ReadonlyRootfs", o->read_only, "CapAdd", strv_json(o->cap_add), "CapDrop",
                                       strv_json(o->cap_drop), "Binds", json_array(), "Tmpfs", strv_json(o->tmpfs),
                                       "SecurityOpt", json_array()));
+        /* The one log driver there is; SDKs read it (docker-py's run()
+         * decides from it whether logs can be fetched). */
+        json_object_set_new(json_object_get(doc, "HostConfig"), "LogConfig",
+                            json_pack("{s:s, s:{}}", "Type", "json-file", "Config"));
         json_object_set_new(doc, "Mounts", json_array());
         json_object_set_new(doc, "GraphDriver",
                             json_pack("{s:s, s:{s:s}}", "Name", src->rootfs_dir ? "rootfs" : "overlay2", "Data",

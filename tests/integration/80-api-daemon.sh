@@ -262,5 +262,24 @@ for d2 in ${GB_DOCKER2:-} /usr/bin/docker /usr/local/bin/docker; do
         break
 done
 
+# A Docker SDK: Debian's python3-docker (docker-py), version negotiated.
+if /usr/bin/python3 -c 'import docker' 2>/dev/null; then
+        out=$(timeout -k 5 60 /usr/bin/python3 - "$SOCK" <<'PY' 2>&1
+import sys, docker
+c = docker.DockerClient(base_url="unix://" + sys.argv[1], version="auto", timeout=30)
+print(c.containers.run("busybox", ["cat", "/proc/self/uid_map"], remove=True).decode().split())
+ct = c.containers.run("busybox", ["sh", "-c", "echo sdk; exit 3"], detach=True, name="sdk")
+print(ct.wait()["StatusCode"], ct.logs().decode().strip(), c.containers.get("sdk").attrs["State"]["Status"])
+ct.remove()
+print(sorted(t for i in c.images.list() for t in i.tags))
+PY
+)
+        check_match "docker-py: containers.run is remapped" "^\['0', '400000', '65536'\]$" "$out"
+        check_match "docker-py: detach, wait, logs, inspect" '^3 sdk exited$' "$out"
+        check_match "docker-py: images.list" "'busybox:latest'" "$out"
+else
+        not_ok "python3-docker is not installed (scripts/deps.sh test installs it)"
+fi
+
 check_match "ghostboxd logged no crash" '^$' "$(grep -i 'segfault\|abort' "$T/gbd.log")"
 done_testing
