@@ -868,34 +868,43 @@ static void validate(struct gb_remap *rm, const struct gb_subid_file *file, cons
         /* A real user's ID inside the range would let container root act as
          * that user on the host (files, signals). */
         {
-                _cleanup_fclose_ FILE *f = fopen(idfile, "re");
-                size_t reported = 0;
+                /* Read once and split by hand: fgetpwent()/fgetgrent() seek
+                 * back and forth for every entry, and this runs in every
+                 * ghostbox process (the CLI, each monitor). */
+                _cleanup_free_ char *buf = NULL;
+                size_t len, reported = 0;
 
-                while (f) {
-                        const char *who;
-                        uint32_t hid, cid;
+                if (gb_read_file_at(AT_FDCWD, idfile, 16 << 20, &buf, &len) < 0)
+                        return;
+                for (char *line = buf, *next; line && *line; line = next) {
+                        char *f[3] = {NULL}, *p = line, *end;
+                        unsigned long hid;
+                        uint32_t cid;
 
-                        if (gid) {
-                                struct group *g = fgetgrent(f);
-                                if (!g)
-                                        break;
-                                who = g->gr_name;
-                                hid = g->gr_gid;
-                        } else {
-                                struct passwd *pw = fgetpwent(f);
-                                if (!pw)
-                                        break;
-                                who = pw->pw_name;
-                                hid = pw->pw_uid;
+                        next = strchr(line, '\n');
+                        if (next)
+                                *next++ = '\0';
+                        /* name:password:ID:... */
+                        for (int k = 0; k < 3 && p; k++) {
+                                f[k] = p;
+                                p = strchr(p, ':');
+                                if (p)
+                                        *p++ = '\0';
                         }
-                        if (gb_idmap_to_container(map, hid, &cid) < 0)
+                        if (!f[2] || !p || !*f[2] || f[0][0] == '#' || f[0][0] == '+' || f[0][0] == '-')
+                                continue;
+                        errno = 0;
+                        hid = strtoul(f[2], &end, 10);
+                        if (errno || *end || hid > UINT32_MAX)
+                                continue;
+                        if (gb_idmap_to_container(map, (uint32_t)hid, &cid) < 0)
                                 continue;
                         if (++reported > 10)
                                 break;
                         strv_push(&rm->warnings,
-                                  gb_xasprintf("host %s %u is '%s' in '%s' but lies in the remap range of '%s': "
+                                  gb_xasprintf("host %s %lu is '%s' in '%s' but lies in the remap range of '%s': "
                                                "container %s %u acts as that %s on the host; move the range",
-                                               kind, hid, who, idfile, name, kind, cid, gid ? "group" : "user"));
+                                               kind, hid, f[0], idfile, name, kind, cid, gid ? "group" : "user"));
                 }
         }
 }

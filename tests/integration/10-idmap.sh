@@ -25,6 +25,13 @@ check_eq "show --json: uid_map" "0 231072 65536" "$(jq -r .uid_map <<<"$json" | 
 check_eq "show --json: range line" "2" "$(jq -r '.uid_ranges[0].line' <<<"$json")"
 check_eq "show --json: no warnings" "0" "$(jq '.warnings | length' <<<"$json")"
 
+# A range that holds a real account's ID: container root could act as it.
+printf 'root:1:65536\n' >"$T/subuid-overlap"
+json=$(GHOSTBOX_SUBUID_FILE=$T/subuid-overlap GHOSTBOX_SUBGID_FILE=$T/subuid-overlap "$G" idmap show --json)
+check_match "a range over a real user: warned, naming user, file and container ID" \
+        "host UID 1 is 'daemon' in '/etc/passwd'.*container UID 0 acts as that user" "$(jq -r '.warnings[]' <<<"$json")"
+check_match "... and the group too" "host GID 1 is 'daemon' in '/etc/group'" "$(jq -r '.warnings[]' <<<"$json")"
+
 # The seeds' arithmetic through the CLI.
 check_eq "host-id 0" "231072" "$("$G" idmap host-id 0)"
 check_eq "host-id 33" "231105" "$("$G" idmap host-id 33)"
