@@ -92,7 +92,8 @@ json_t *cli_remap_json(const struct gb_config *cfg, const struct gb_remap *rm)
         json_object_set_new(o, "gid_map", json_string(gbuf));
         json_object_set_new(o, "uid_map_lines", map_json(&rm->uids));
         json_object_set_new(o, "gid_map_lines", map_json(&rm->gids));
-        json_object_set_new(o, "kernel_max_map_lines", json_integer((json_int_t)rm->kernel_max_lines));
+        json_object_set_new(o, "kernel_max_map_lines",
+                            json_integer((json_int_t)(rm->kernel_max_lines ?: gb_idmap_kernel_max_lines())));
         json_object_set_new(o, "created_user", json_boolean(rm->created_user));
         json_object_set_new(o, "granted_ranges", json_boolean(rm->granted_ranges));
         json_object_set_new(o, "warnings", w);
@@ -189,7 +190,7 @@ static int idmap_show(struct gb_cli_ctx *ctx, int argc, char **argv)
                 printf("Granted a new subordinate range in '%s' and '%s'.\n", p.subuid, p.subgid);
         print_ranges("Subordinate UIDs", p.subuid, rm.uid_ranges, rm.n_uid_ranges);
         print_ranges("Subordinate GIDs", p.subgid, rm.gid_ranges, rm.n_gid_ranges);
-        printf("Kernel map line limit: %zu\n", rm.kernel_max_lines);
+        printf("Kernel map line limit: %zu\n", rm.kernel_max_lines ?: gb_idmap_kernel_max_lines());
         printf("Container root is host %u:%u.\n", rm.root_uid, rm.root_gid);
         printf("uid_map (CONTAINER-ID HOST-ID COUNT):\n");
         for (size_t i = 0; i < rm.uids.n; i++)

@@ -928,7 +928,7 @@ GB_EXPORT int gb_remap_resolve(const char *spec, const struct gb_remap_opts *opt
         gb_subid_paths_init(&o.paths);
         ret->enabled = true;
         ret->spec = gb_xstrdup(spec);
-        ret->kernel_max_lines = o.max_lines ? o.max_lines : gb_idmap_kernel_max_lines();
+        ret->kernel_max_lines = o.max_lines;
 
         if (strcmp(spec, "default") == 0) {
                 if (o.create) {
@@ -1040,9 +1040,13 @@ GB_EXPORT int gb_remap_resolve(const char *spec, const struct gb_remap_opts *opt
                                     "a line like '%s:231072:65536' (a range no other line overlaps)",
                                     origin, spec, ret->group, ret->user, o.paths.subgid, ret->group);
 
-        (void)gb_idmap_from_ranges(ret->uid_ranges, ret->n_uid_ranges, o.paths.subuid, ret->kernel_max_lines,
+        /* The probe costs a user namespace with a 340-line map: only when
+         * more ranges than every kernel takes (5) are there to map. */
+        if (!ret->kernel_max_lines && (ret->n_uid_ranges > 5 || ret->n_gid_ranges > 5))
+                ret->kernel_max_lines = gb_idmap_kernel_max_lines();
+        (void)gb_idmap_from_ranges(ret->uid_ranges, ret->n_uid_ranges, o.paths.subuid, ret->kernel_max_lines ?: 5,
                                    &ret->uids, &ret->warnings);
-        (void)gb_idmap_from_ranges(ret->gid_ranges, ret->n_gid_ranges, o.paths.subgid, ret->kernel_max_lines,
+        (void)gb_idmap_from_ranges(ret->gid_ranges, ret->n_gid_ranges, o.paths.subgid, ret->kernel_max_lines ?: 5,
                                    &ret->gids, &ret->warnings);
         ret->root_uid = ret->uids.r[0].host_id;
         ret->root_gid = ret->gids.r[0].host_id;

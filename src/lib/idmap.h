@@ -163,6 +163,8 @@ struct gb_remap {
          * copy them freely (e.g. into a forked child). */
         struct gb_idmap uids, gids;
         uint32_t root_uid, root_gid; /* host IDs of container 0:0 */
+        /* The kernel's map line limit when it mattered (more than 5
+         * ranges), else 0: not probed (gb_idmap_kernel_max_lines() tells). */
         size_t kernel_max_lines;
         /* What resolving `default` did this time. */
         bool created_user, granted_ranges;
