@@ -5,15 +5,8 @@
 . "$(dirname "$0")/../tests/integration/lib.sh"
 require_root
 MIB=${1:-512}
-GBD=$GB_BUILD/src/daemon/ghostboxd
-engine_env
-tar --numeric-owner -C "$T/rootfs" -cf "$T/busybox.tar" .
-gb import "$T/busybox.tar" busybox >/dev/null
-SOCK=$T/ghostbox.sock
-export DOCKER_HOST=unix://$SOCK DOCKER_CONFIG=$T/docker-config
-"$GBD" -H "unix://$SOCK" --data-root "$T/data" --exec-root "$T/run" --userns-remap root >>"$T/gbd.log" 2>&1 &
-pid=$!; at_exit "kill $pid"
-for _ in $(seq 100); do curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null && break; sleep 0.05; done
+gbd_env
+start_gbd || { echo "ghostboxd did not start: $(tail -3 "$T/gbd.log")" >&2; exit 1; }
 id=$(docker create busybox true)
 head -c "${MIB}M" /dev/urandom >"$T/big"
 s=$(date +%s.%N); docker cp "$T/big" "$id:/big"; e=$(date +%s.%N); echo "cp in $MIB MiB: $(echo "$e - $s" | bc) s"

@@ -3,39 +3,7 @@
 # the stock docker CLI (never dockerd). Every container is remapped.
 . "$(dirname "$0")/lib.sh"
 require_root
-DOCKER=$(command -v docker || true)
-GBD=$GB_BUILD/src/daemon/ghostboxd
-engine_env
-tar --numeric-owner -C "$T/rootfs" -cf "$T/busybox.tar" .
-gb import "$T/busybox.tar" busybox >/dev/null
-SOCK=$T/ghostbox.sock
-export DOCKER_HOST=unix://$SOCK DOCKER_CONFIG=$T/docker-config
-GBD_PID=
-start_gbd() {
-        "$GBD" -H "unix://$SOCK" --data-root "$T/data" --exec-root "$T/run" --userns-remap root \
-                >>"$T/gbd.log" 2>&1 &
-        GBD_PID=$!
-        for _ in $(seq 100); do [ -S "$SOCK" ] && curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null && return 0; sleep 0.05; done
-        return 1
-}
-stop_gbd() { [ -n "$GBD_PID" ] && kill "$GBD_PID" 2>/dev/null && wait "$GBD_PID" 2>/dev/null; GBD_PID=; }
-at_exit 'stop_gbd'
-api() { curl -s --max-time 30 --unix-socket "$SOCK" "$@"; }
-code() { curl -s -o "$T/body" -w '%{http_code}' --max-time 30 --unix-socket "$SOCK" "$@"; }
-# docker CLI 25+ takes a single SIGTERM as "cancel" and may go on waiting:
-# every docker call gets a SIGKILL 5 s after its SIGTERM.
-d() { timeout -k 5 60 "$DOCKER" "$@"; }
-# What a hung or failed docker call leaves to look at: the daemon's log and
-# the containers' states.
-dump_state() {
-        diag "ghostboxd log (tail):"
-        tail -n 30 "$T/gbd.log" | sed 's/^/#   /'
-        diag "containers:"
-        for r in "$T"/data/containers/*/container.json; do
-                [ -f "$r" ] && jq -c '{Name, State: .State | {Status, ExitCode, Error}}' "$r" 2>/dev/null | sed 's/^/#   /'
-        done
-        ps -eo pid,ppid,stat,wchan:20,args | grep -E 'ghostbox|docker' | grep -v grep | sed 's/^/#   /'
-}
+gbd_env
 
 # Not through check: its command substitution would keep GBD_PID in a subshell.
 if start_gbd; then ok "ghostboxd starts and answers /_ping"; else not_ok "ghostboxd starts and answers /_ping"; fi

@@ -5,30 +5,7 @@
 # Every container is remapped: its root is host UID 400000.
 . "$(dirname "$0")/lib.sh"
 require_root
-DOCKER=$(command -v docker || true)
-GBD=$GB_BUILD/src/daemon/ghostboxd
-engine_env
-tar --numeric-owner -C "$T/rootfs" -cf "$T/busybox.tar" .
-gb import "$T/busybox.tar" busybox >/dev/null
-SOCK=$T/ghostbox.sock
-export DOCKER_HOST=unix://$SOCK DOCKER_CONFIG=$T/docker-config
-GBD_PID=
-start_gbd() {
-        "$GBD" -H "unix://$SOCK" --data-root "$T/data" --exec-root "$T/run" --userns-remap root \
-                >>"$T/gbd.log" 2>&1 &
-        GBD_PID=$!
-        for _ in $(seq 100); do [ -S "$SOCK" ] && curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null && return 0; sleep 0.05; done
-        return 1
-}
-stop_gbd() { [ -n "$GBD_PID" ] && kill "$GBD_PID" 2>/dev/null && wait "$GBD_PID" 2>/dev/null; GBD_PID=; }
-at_exit 'stop_gbd'
-api() { curl -s --max-time 30 --unix-socket "$SOCK" "$@"; }
-code() { curl -s -o "$T/body" -w '%{http_code}' --max-time 30 --unix-socket "$SOCK" "$@"; }
-d() { timeout -k 5 60 "$DOCKER" "$@"; }
-dump_state() {
-        diag "ghostboxd log (tail):"
-        tail -n 30 "$T/gbd.log" | sed 's/^/#   /'
-}
+gbd_env
 # Mounts below $T, once the count holds still (an exiting container's
 # monitor may still be tearing its mounts down).
 mounts() {

@@ -114,3 +114,45 @@ require_root() {
 }
 
 done_testing() { echo "1..$_t_n"; }
+
+# gbd_env: engine_env plus a busybox image and a ghostboxd of the test's own
+# on $SOCK (not started: call start_gbd), with DOCKER_HOST pointing at it.
+# Defines start_gbd/stop_gbd (stopped at exit), api/code (curl on the
+# socket; code prints the status, the body goes to $T/body), d (the docker
+# CLI with a SIGKILL 5 s after its SIGTERM: docker CLI 25+ takes a lone
+# SIGTERM as "cancel" and may go on waiting) and dump_state (the daemon's
+# log, the containers' states and the processes, for a failed check).
+gbd_env() {
+        DOCKER=${DOCKER:-$(command -v docker || true)}
+        GBD=$GB_BUILD/src/daemon/ghostboxd
+        engine_env
+        tar --numeric-owner -C "$T/rootfs" -cf "$T/busybox.tar" .
+        gb import "$T/busybox.tar" busybox >/dev/null
+        SOCK=$T/ghostbox.sock
+        export DOCKER_HOST=unix://$SOCK DOCKER_CONFIG=$T/docker-config
+        GBD_PID=
+        at_exit 'stop_gbd'
+}
+start_gbd() {
+        "$GBD" -H "unix://$SOCK" --data-root "$T/data" --exec-root "$T/run" --userns-remap root \
+                >>"$T/gbd.log" 2>&1 &
+        GBD_PID=$!
+        for _ in $(seq 100); do
+                [ -S "$SOCK" ] && curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null && return 0
+                sleep 0.05
+        done
+        return 1
+}
+stop_gbd() { [ -n "$GBD_PID" ] && kill "$GBD_PID" 2>/dev/null && wait "$GBD_PID" 2>/dev/null; GBD_PID=; }
+api() { curl -s --max-time 30 --unix-socket "$SOCK" "$@"; }
+code() { curl -s -o "$T/body" -w '%{http_code}' --max-time 30 --unix-socket "$SOCK" "$@"; }
+d() { timeout -k 5 60 "$DOCKER" "$@"; }
+dump_state() {
+        diag "ghostboxd log (tail):"
+        tail -n 30 "$T/gbd.log" | sed 's/^/#   /'
+        diag "containers:"
+        for r in "$T"/data/containers/*/container.json; do
+                [ -f "$r" ] && jq -c '{Name, State: .State | {Status, ExitCode, Error}}' "$r" 2>/dev/null | sed 's/^/#   /'
+        done
+        ps -eo pid,ppid,stat,wchan:20,args | grep -E 'ghostbox|docker' | grep -v grep | sed 's/^/#   /'
+}
