@@ -229,18 +229,6 @@ GB_EXPORT char *gb_cfs_stat_header(const struct gb_cfs_stat *st)
 
 /* ---- open ---------------------------------------------------------------- */
 
-static void idmap_from_json(json_t *a, struct gb_idmap *ret)
-{
-        json_t *r;
-        size_t i;
-
-        memset(ret, 0, sizeof(*ret));
-        json_array_foreach (a, i, r)
-                (void)gb_idmap_add(ret, (uint32_t)json_integer_value(json_object_get(r, "ContainerID")),
-                                   (uint32_t)json_integer_value(json_object_get(r, "HostID")),
-                                   (uint32_t)json_integer_value(json_object_get(r, "Size")));
-}
-
 static int fd_path(int fd, char **ret)
 {
         char proc[64], buf[PATH_MAX];
@@ -292,8 +280,8 @@ GB_EXPORT int gb_cfs_open(const char *data_root, const struct gb_container *c, s
                 free(root);
                 root = gb_xstrdup(source);
         } else {
-                idmap_from_json(json_object_get(g, "UidMap"), &ret->uids);
-                idmap_from_json(json_object_get(g, "GidMap"), &ret->gids);
+                gb_container_idmap_from_json(json_object_get(g, "UidMap"), &ret->uids);
+                gb_container_idmap_from_json(json_object_get(g, "GidMap"), &ret->gids);
                 ret->remapped = ret->uids.n > 0 && ret->gids.n > 0;
                 /* The root is mounted at create and unmounted at remove; a
                  * record without its mount (after a reboot) must not be

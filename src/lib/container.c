@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "container.h"
+#include "idmap.h"
 #include "util.h"
 
 #define RECORD_MAX (8U << 20)
@@ -571,4 +572,16 @@ GB_EXPORT int gb_container_remove(const char *data_root, struct gb_container *c,
                 return gb_error_sys(err, -r, "Failed to remove '%s'%s", c->dir,
                                     r == -EBUSY ? " (something is still mounted below it)" : "");
         return 0;
+}
+
+GB_EXPORT void gb_container_idmap_from_json(json_t *a, struct gb_idmap *ret)
+{
+        json_t *r;
+        size_t i;
+
+        memset(ret, 0, sizeof(*ret));
+        json_array_foreach (a, i, r)
+                (void)gb_idmap_add(ret, (uint32_t)json_integer_value(json_object_get(r, "ContainerID")),
+                                   (uint32_t)json_integer_value(json_object_get(r, "HostID")),
+                                   (uint32_t)json_integer_value(json_object_get(r, "Size")));
 }

@@ -106,3 +106,8 @@ char *gb_timestamp_now(void);
  * pid reuse when a record outlives its monitor. */
 bool gb_pid_alive(pid_t pid, unsigned long long start_time);
 int gb_pid_start_time(pid_t pid, unsigned long long *ret);
+
+/* A record's Ghostbox.UidMap/GidMap array ([{ContainerID, HostID, Size}])
+ * back into a map; entries the map cannot take are dropped. */
+struct gb_idmap;
+void gb_container_idmap_from_json(json_t *a, struct gb_idmap *ret);

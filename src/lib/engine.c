@@ -489,18 +489,6 @@ static json_t *image_config_json(const struct gb_image_config *c)
                          "User", c->user ? c->user : "");
 }
 
-static void idmap_from_json(json_t *a, struct gb_idmap *ret)
-{
-        json_t *r;
-        size_t i;
-
-        memset(ret, 0, sizeof(*ret));
-        json_array_foreach (a, i, r)
-                (void)gb_idmap_add(ret, (uint32_t)json_integer_value(json_object_get(r, "ContainerID")),
-                                   (uint32_t)json_integer_value(json_object_get(r, "HostID")),
-                                   (uint32_t)json_integer_value(json_object_get(r, "Size")));
-}
-
 /* Undo gb_rootfs_prepare for the container a record describes. */
 static int release_image_rootfs(struct gb_engine *e, struct gb_container *c, struct gb_error *err)
 {
@@ -517,8 +505,8 @@ static int release_image_rootfs(struct gb_engine *e, struct gb_container *c, str
         r = gb_store_open(e->cfg.data_root, &store, err);
         if (r < 0)
                 return r;
-        idmap_from_json(json_object_get(g, "UidMap"), &uids);
-        idmap_from_json(json_object_get(g, "GidMap"), &gids);
+        gb_container_idmap_from_json(json_object_get(g, "UidMap"), &uids);
+        gb_container_idmap_from_json(json_object_get(g, "GidMap"), &gids);
         if (uids.n) {
                 ro.uids = &uids;
                 ro.gids = &gids;
