@@ -8,7 +8,7 @@
 #   --quick     fewer runs; scenario 6 at 10 and 100 containers (not 500)
 #   --only LIST comma list of scenarios: runtime,engine,rootfs,memory,throughput,scale
 #   --systems LIST  only these systems: ghostbox-runtime,crun,runc,floor,
-#               ghostbox,podman,docker,docker-net-none (default all)
+#               ghostbox,ghostboxd,podman,docker,docker-net-none (default all)
 #   --runs N    runs per latency measurement (default 50, --quick 20)
 #   --keep      keep the temp dir (for debugging; mounts and processes still go)
 #   --report TSV...  only rewrite bench/RESULTS.md from result files; a row of
@@ -128,6 +128,7 @@ log=$W/log
 added_subid=()
 floor_pids=()
 dockerd_pid=
+gbd_pid=
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -151,6 +152,7 @@ cleanup() {
                 pm rm -af -t 0 >/dev/null 2>&1
                 pm system reset --force >/dev/null 2>&1
         fi
+        [ -n "${gbd_pid:-}" ] && kill "$gbd_pid" 2>/dev/null
         if [ -n "${gb_engine_ok:-}" ]; then
                 gbx rm -f $(gbx ps -aq 2>/dev/null) >/dev/null 2>&1
         fi
@@ -340,6 +342,25 @@ start_ghostbox() {
         gb_engine_ok=1
 }
 
+# ghostboxd: the same engine behind the Docker Engine API, driven by the
+# same docker CLI as dockerd (so the two rows differ only in the daemon).
+start_ghostboxd() {
+        [ -n "${gb_engine_ok:-}" ] || { gbd_why="the ghostbox engine did not start"; return 1; }
+        local gbd=${gb_cli%/cli/ghostbox}/daemon/ghostboxd
+        [ -x "$gbd" ] || { gbd_why="$gbd not built"; return 1; }
+        "$gbd" -H "unix://$W/gbd.sock" --data-root "$W/gb/data" --exec-root "$W/gb/exec" >"$W/gbd.log" 2>&1 &
+        gbd_pid=$!
+        for _ in $(seq 1 100); do
+                curl -sf --unix-socket "$W/gbd.sock" http://d/_ping >/dev/null 2>&1 && break
+                sleep 0.05
+        done
+        if ! docker -H "unix://$W/gbd.sock" run --rm busybox true >>"$log" 2>&1; then
+                gbd_why="'docker run --rm busybox true' against ghostboxd failed: $(tail -2 "$log" | tr '\n\t' '  ')"
+                return 1
+        fi
+        gbd_ok=1
+}
+
 # The engine command line of each system for `run --rm busybox true`.
 declare -A eng_cmd eng_ok eng_why
 setup_engines() {
@@ -347,6 +368,9 @@ setup_engines() {
         [[ $e == *" ghostbox "* ]] && start_ghostbox
         if [ -n "${gb_engine_ok:-}" ]; then eng_ok[ghostbox]=1; else eng_why[ghostbox]=${gb_engine_why:-not selected}; fi
         eng_cmd[ghostbox]="$gb_cli --data-root $W/gb/data --exec-root $W/gb/exec run --rm busybox true"
+        [[ $e == *" ghostboxd "* ]] && start_ghostboxd
+        eng_cmd[ghostboxd]="docker -H unix://$W/gbd.sock run --rm busybox true"
+        if [ -n "${gbd_ok:-}" ]; then eng_ok[ghostboxd]=1; else eng_why[ghostboxd]=${gbd_why:-not selected}; fi
         [[ $e == *" podman "* ]] && start_podman
         eng_cmd[podman]="podman --root $W/podman/root --runroot $W/podman/run --tmpdir $W/podman/tmp --cgroup-manager cgroupfs --events-backend file run --rm --pull never --userns=auto busybox true"
         if [ -n "${podman_ok:-}" ]; then eng_ok[podman]=1; else eng_why[podman]=${podman_why:-not selected}; fi
@@ -359,14 +383,15 @@ setup_engines() {
                 eng_why[docker]=${docker_why:-not selected} eng_why[docker-net-none]=${docker_why:-not selected}
         fi
 }
-engines="ghostbox podman docker docker-net-none"
+engines="ghostbox ghostboxd podman docker docker-net-none"
 runtimes="ghostbox-runtime crun runc floor"
 if [ -n "$systems" ]; then
         keep_only() { local x out=; for x in "$@"; do [[ ",$systems," == *",$x,"* ]] && out+="$x "; done; echo $out; }
         engines=$(keep_only $engines)
         runtimes=$(keep_only $runtimes)
 fi
-monitored() { local x; for x in $engines; do [ "$x" != docker-net-none ] && echo "$x"; done; }
+# ghostboxd's containers are ghostbox's (the same monitor): measured once.
+monitored() { local x; for x in $engines; do [ "$x" != docker-net-none ] && [ "$x" != ghostboxd ] && echo "$x"; done; }
 
 rt_run_cmd() { # SYSTEM ID BUNDLE
         case $1 in
