@@ -668,9 +668,13 @@ GB_EXPORT int gb_rootfs_prepare(struct gb_store *s, const struct gb_rootfs_opts 
                         }
                 }
                 /* Record how to undo this before mounting, so release
-                 * after a crash knows which view to drop. */
+                 * after a crash knows which view to drop. Renamed into place
+                 * but not fsynced: a process crash keeps it (page cache); a
+                 * power loss takes the views and mounts with it (they live
+                 * under the exec root and in the kernel), and release copes
+                 * with a missing or empty state by undoing both modes. */
                 statebuf = gb_xasprintf("%s %s\n", gb_storage_shift_to_string(mode), key);
-                r = gb_write_file_atomic(state, statebuf, strlen(statebuf), 0600);
+                r = gb_write_file_replace(state, statebuf, strlen(statebuf), 0600);
                 if (r < 0) {
                         r = gb_error_sys(err, -r, "Failed to write '%s'", state);
                         goto out;
