@@ -2,6 +2,7 @@
  * ghostbox has no registry access (images come from `load`/`import`). */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +10,7 @@
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "manifest.h"
 #include "store.h"
 #include "util.h"
 
@@ -46,32 +48,233 @@ static struct gb_store *open_store(struct conn *c)
         return s;
 }
 
+/* `filters` of GET /images/json, as dockerd: dangling=true|false,
+ * reference=PATTERN (a glob on "repo:tag", or on "repo" alone when the
+ * pattern has no tag), label=KEY[=VALUE], before=IMAGE, since=IMAGE. Values
+ * of one key are OR-ed, keys AND-ed. */
+struct img_filter {
+        json_t *f;
+        struct gb_store *s;
+        long long before, since; /* created times of the named images; 0: unset */
+};
+
+static bool any_value(json_t *v, bool (*match)(const char *want, void *data), void *data)
+{
+        json_t *x;
+        const char *k;
+        size_t i;
+
+        if (!v)
+                return true;
+        if (json_is_array(v)) {
+                json_array_foreach (v, i, x)
+                        if (json_is_string(x) && match(json_string_value(x), data))
+                                return true;
+                return false;
+        }
+        json_object_foreach (v, k, x)
+                if (match(k, data))
+                        return true;
+        return false;
+}
+
+static bool match_reference(const char *want, void *data)
+{
+        const struct gb_image_summary *im = data;
+        /* A pattern with a tag matches "repo:tag"; without one, the repo. */
+        const char *slash = strrchr(want, '/'), *colon = strrchr(want, ':');
+        bool with_tag = colon && (!slash || colon > slash);
+
+        for (char **t = im->tags; t && *t; t++) {
+                _cleanup_free_ char *repo = gb_xstrdup(*t);
+                char *c = strrchr(repo, ':');
+                if (c && (!strrchr(repo, '/') || c > strrchr(repo, '/')))
+                        *c = '\0';
+                if (fnmatch(want, with_tag ? *t : repo, 0) == 0)
+                        return true;
+                /* Docker also matches the familiar name without "library/". */
+                if (!with_tag && gb_str_has_prefix(repo, "library/") && fnmatch(want, repo + 8, 0) == 0)
+                        return true;
+        }
+        return false;
+}
+
+struct label_ctx {
+        struct gb_store *s;
+        const char *id;
+};
+
+static bool match_image_label(const char *want, void *data)
+{
+        struct label_ctx *lc = data;
+        _cleanup_(gb_image_config_freep) struct gb_image_config *ic = NULL;
+        const char *eq = strchr(want, '=');
+        size_t kl = eq ? (size_t)(eq - want) : strlen(want);
+
+        if (gb_store_image_config(lc->s, lc->id, &ic, NULL) < 0)
+                return false;
+        for (char **l = ic->labels; l && *l; l++)
+                if (strncmp(*l, want, kl) == 0 && (*l)[kl] == '=' && (!eq || strcmp(*l + kl + 1, eq + 1) == 0))
+                        return true;
+        return false;
+}
+
+static bool image_wanted(struct img_filter *fl, const struct gb_image_summary *im)
+{
+        json_t *dv = json_object_get(fl->f, "dangling");
+        long long created = unix_time(im->created);
+
+        if (dv) {
+                bool dangling = !im->tags || !im->tags[0];
+                bool want_true = json_is_array(dv)
+                                         ? json_string_value(json_array_get(dv, 0)) &&
+                                                   strcmp(json_string_value(json_array_get(dv, 0)), "true") == 0
+                                         : json_object_get(dv, "true") != NULL;
+                if (dangling != want_true)
+                        return false;
+        }
+        if (!any_value(json_object_get(fl->f, "reference"), match_reference, (void *)im))
+                return false;
+        {
+                struct label_ctx lc = {fl->s, im->id};
+                json_t *lv = json_object_get(fl->f, "label");
+                /* Labels are AND-ed in Docker: every one must match. */
+                if (json_is_array(lv)) {
+                        json_t *x;
+                        size_t i;
+                        json_array_foreach (lv, i, x)
+                                if (json_is_string(x) && !match_image_label(json_string_value(x), &lc))
+                                        return false;
+                } else if (json_is_object(lv)) {
+                        const char *k;
+                        json_t *x;
+                        json_object_foreach (lv, k, x)
+                                if (!match_image_label(k, &lc))
+                                        return false;
+                }
+        }
+        if (fl->before && created >= fl->before)
+                return false;
+        if (fl->since && created <= fl->since)
+                return false;
+        return true;
+}
+
+/* The one value of before/since (an image reference) as its created time. */
+static int ref_time(struct conn *c, struct img_filter *fl, const char *key, long long *ret)
+{
+        json_t *v = json_object_get(fl->f, key);
+        const char *ref = NULL;
+        _cleanup_(gb_image_config_freep) struct gb_image_config *ic = NULL;
+        char id[GB_DIGEST_LEN];
+        struct gb_error err = {0};
+
+        if (!v)
+                return 0;
+        if (json_is_array(v))
+                ref = json_string_value(json_array_get(v, 0));
+        else if (json_is_object(v))
+                ref = json_object_iter_key(json_object_iter(v));
+        if (!ref || gb_store_resolve(fl->s, ref, id, &err) < 0 || gb_store_image_config(fl->s, id, &ic, &err) < 0) {
+                conn_error(c, 404, "No such image: %s", ref ? ref : "");
+                return -ENOENT;
+        }
+        *ret = unix_time(ic->created);
+        return 0;
+}
+
 void h_images_list(struct conn *c, char **caps)
 {
-        struct gb_store *s = open_store(c);
+        _cleanup_free_ char *filt = q_get(c, "filters");
+        json_auto_t *filters = NULL;
+        struct gb_store *s;
         struct gb_image_summary *v = NULL;
         struct gb_error err = {0};
+        struct img_filter fl = {0};
         size_t n = 0;
         json_t *out;
         int r;
 
+        if (filt && *filt) {
+                const char *k;
+                json_t *x;
+                filters = json_loads(filt, 0, NULL);
+                if (!json_is_object(filters)) {
+                        conn_error(c, 400, "invalid filters: %s", filt);
+                        return;
+                }
+                json_object_foreach (filters, k, x) {
+                        if (strcmp(k, "dangling") && strcmp(k, "reference") && strcmp(k, "label") &&
+                            strcmp(k, "before") && strcmp(k, "since")) {
+                                conn_error(c, 400,
+                                           "invalid filter '%s' (images: dangling, reference, label, before, "
+                                           "since)",
+                                           k);
+                                return;
+                        }
+                        if (!json_is_array(x) && !json_is_object(x)) {
+                                conn_error(c, 400, "invalid filter '%s': its value must be a list", k);
+                                return;
+                        }
+                }
+                x = json_object_get(filters, "dangling");
+                if (x) {
+                        const char *b = json_is_array(x) ? json_string_value(json_array_get(x, 0))
+                                                         : json_object_iter_key(json_object_iter(x));
+                        if (!b || (strcmp(b, "true") && strcmp(b, "false"))) {
+                                conn_error(c, 400, "Invalid filter 'dangling=%s'", b ? b : "");
+                                return;
+                        }
+                }
+        }
+        s = open_store(c);
         if (!s)
                 return;
+        fl = (struct img_filter){.f = filters, .s = s};
+        if (ref_time(c, &fl, "before", &fl.before) < 0 || ref_time(c, &fl, "since", &fl.since) < 0) {
+                gb_store_free(s);
+                return;
+        }
         r = gb_store_list(s, &v, &n, &err);
-        gb_store_free(s);
         if (r < 0) {
+                gb_store_free(s);
                 conn_gb_error(c, r, &err);
                 return;
         }
         out = json_array();
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(gb_image_config_freep) struct gb_image_config *ic = NULL;
+                json_t *labels = json_object();
+                if (filters && !image_wanted(&fl, &v[i])) {
+                        json_decref(labels);
+                        continue;
+                }
+                if (gb_store_image_config(s, v[i].id, &ic, NULL) == 0)
+                        for (char **l = ic->labels; l && *l; l++) {
+                                char *eq = strchr(*l, '=');
+                                _cleanup_free_ char *k = eq ? strndup(*l, (size_t)(eq - *l)) : gb_xstrdup(*l);
+                                json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
+                        }
+                json_t *tags = json_array();
+                for (char **t = v[i].tags; t && *t; t++) {
+                        /* With a reference filter, only the matching tags
+                         * (Docker's rows: one per tag). */
+                        char *one[] = {*t, NULL};
+                        struct gb_image_summary single = v[i];
+                        single.tags = one;
+                        if (!json_object_get(filters, "reference") ||
+                            any_value(json_object_get(filters, "reference"), match_reference, &single))
+                                json_array_append_new(tags, json_string(*t));
+                }
                 json_array_append_new(out,
-                                      json_pack("{s:s, s:s, s:o, s:[], s:I, s:I, s:I, s:I, s:{}, s:I}", "Id", v[i].id,
-                                                "ParentId", "", "RepoTags", strv_json(v[i].tags), "RepoDigests",
-                                                "Created", (json_int_t)unix_time(v[i].created), "Size",
-                                                (json_int_t)v[i].size, "VirtualSize", (json_int_t)v[i].size,
-                                                "SharedSize", (json_int_t)-1, "Labels", "Containers", (json_int_t)-1));
+                                      json_pack("{s:s, s:s, s:o, s:[], s:I, s:I, s:I, s:I, s:o, s:I}", "Id", v[i].id,
+                                                "ParentId", "", "RepoTags", tags, "RepoDigests", "Created",
+                                                (json_int_t)unix_time(v[i].created), "Size", (json_int_t)v[i].size,
+                                                "VirtualSize", (json_int_t)v[i].size, "SharedSize", (json_int_t)-1,
+                                                "Labels", labels, "Containers", (json_int_t)-1));
+        }
         gb_image_summaries_free(v, n);
+        gb_store_free(s);
         conn_json(c, 200, out);
 }
 

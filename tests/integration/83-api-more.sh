@@ -164,4 +164,23 @@ check_eq "attach with neither logs nor stream: 400" 400 "$(code -X POST 'http://
 gb rm -f lg >/dev/null
 
 check_match "ghostboxd logged no crash" '^$' "$(grep -i 'segfault\|abort' "$T/gbd.log")"
+# -- images/json filters ----------------------------------------------------
+gb import --change 'LABEL tier=web' --change 'LABEL team=a' "$T/busybox.tar" labelled:1 >/dev/null
+sleep 1.1 # created times are in seconds: since/before need a later image
+gb import "$T/busybox.tar" newer:1 >/dev/null
+d tag busybox other/thing:2
+imgs() { d images --format '{{.Repository}}:{{.Tag}}' "$@" | sort | paste -sd' '; }
+check_eq "images --filter reference=busybox (no tag: the repository)" "busybox:latest" "$(imgs --filter reference=busybox)"
+check_eq "... reference=*:1 (a glob on repo:tag)" "labelled:1 newer:1" "$(imgs --filter reference='*:1')"
+check_eq "... reference=other/* (a path glob)" "other/thing:2" "$(imgs --filter reference='other/*')"
+check_eq "... label=tier=web" "labelled:1" "$(imgs --filter label=tier=web)"
+check_eq "... two labels are AND-ed" "" "$(imgs --filter label=tier=web --filter label=team=b)"
+check_eq "... since=labelled:1" "newer:1" "$(imgs --filter since=labelled:1)"
+check_eq "... before=newer:1" "busybox:latest labelled:1 other/thing:2" "$(imgs --filter before=newer:1)"
+check_eq "... dangling=true: none here" "" "$(imgs --filter dangling=true)"
+check_match "docker images shows the labels" '"tier":"web"' "$(api 'http://d/v1.41/images/json?filters=%7B%22label%22%3A%5B%22tier%22%5D%7D')"
+check_match "... an unknown filter: 400 naming it" "invalid filter 'bogus'" "$(d images --filter bogus=1 2>&1)"
+check_match "... since= a missing image: 404" "No such image: nope" "$(d images --filter since=nope 2>&1)"
+check_match "... dangling=maybe: 400" "Invalid filter 'dangling=maybe'" "$(d images --filter dangling=maybe 2>&1)"
+
 done_testing
