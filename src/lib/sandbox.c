@@ -324,13 +324,16 @@ static _Noreturn void init_main(const struct child_args *a)
                 child_fail(a->sock, &err);
         }
 
+        /* From here the container outlives the runtime (create, run
+         * --detach). A credential change would clear this anyway; without a
+         * user namespace nothing would. Cleared before "ready", not after:
+         * the runtime may exit as soon as it reads it, and a child not yet
+         * past this line would be killed with it (seen under load: a
+         * `create` whose container was already stopped). */
+        (void)prctl(PR_SET_PDEATHSIG, 0);
         /* sync #2: ready */
         if (sync_send(a->sock, SYNC_CHILD_READY, 0, NULL) < 0)
                 _exit(126);
-        /* From here the container outlives the runtime (create, run
-         * --detach). A credential change would clear this anyway; without a
-         * user namespace nothing would. */
-        (void)prctl(PR_SET_PDEATHSIG, 0);
 
         if (a->o->exec_fifo_fd >= 0) {
                 char p[32];
