@@ -124,7 +124,7 @@ check_eq "attach returns the container's exit code" 4 $rc
 gb rm att >/dev/null
 gb run -d --name exd "${R[@]}" sleep 300 >/dev/null
 gb exec -d exd sh -c 'echo detached > /tmp/marker'
-sleep 0.3
+wait_until gb exec exd test -s /tmp/marker
 check_eq "exec -d runs in the background" "detached" "$(gb exec exd cat /tmp/marker)"
 gb rm -f exd >/dev/null
 
@@ -202,7 +202,7 @@ sleep 0.2
 check_match "monitor SIGKILLed, container alive: ps still says Up" 'Up' "$(gb ps -a)"
 check_match "inspect reports the lost monitor" 'monitor process died' "$(gb inspect -f '{{.State.Error}}' orphan)"
 kill -9 "$init"
-sleep 0.2
+wait_until sh -c "! kill -0 $init"
 check_match "then the container dies: ps says Exited" 'Exited \(137\)' "$(gb ps -a)"
 check "rm cleans up after a dead monitor" gb rm orphan
 check_eq "no mounts left" 0 "$(grep -c " $T/" /proc/self/mountinfo)"

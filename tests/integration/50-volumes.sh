@@ -71,7 +71,7 @@ check_match "volume inspect shows labels" '"tier": "web"' "$(gb volume inspect n
 check_fails "a :ro volume is read-only" gb run --rm -v nginx-data:/v:ro "${R[@]}" touch /v/x
 check_fails "--mount readonly bind is read-only" gb run --rm --mount "type=bind,src=$T/container-write,dst=/d,readonly" "${R[@]}" touch /d/x
 gb run -d --name writer -v shared:/s "${R[@]}" sh -c 'echo from-writer > /s/msg; sleep 300' >/dev/null
-sleep 0.3
+wait_until gb exec writer test -s /s/msg
 check_eq "two containers of the same range share a volume" "from-writer" "$(gb run --rm -v shared:/s "${R[@]}" cat /s/msg)"
 out=$(gb run --rm --userns=auto -v shared:/s "${R[@]}" sh -c 'cat /proc/self/uid_map; ls -ln /s/msg; echo auto > /s/auto')
 check_match "an --userns=auto container (its own range) reads it" '^ +0 +1000000 +65536' "$out"

@@ -162,7 +162,7 @@ pid=$(d inspect --format '{{.State.Pid}}' web)
 check_match "docker inspect --format {{.State.Pid}}" '^[1-9][0-9]*$' "$pid"
 check_eq "... the same pid as ghostbox inspect" "$pid" "$(gb inspect -f '{{.State.Pid}}' web)"
 check_eq "... which runs as host uid 400000 (remapped root)" 400000 "$(stat -c %u "/proc/$pid")"
-sleep 0.2
+wait_until sh -c "[ \"\$(timeout -k 5 30 $DOCKER logs web 2>/dev/null)\" = started ]"
 check_eq "docker logs" started "$(d logs web)"
 check_match "docker top: the container's process, with its host (remapped) uid" "^400000 +$pid " "$(d top web)"
 check_match "docker events --since replays from the records" '^start web$' \

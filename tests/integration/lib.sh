@@ -62,6 +62,18 @@ check_fails() {
         fi
 }
 
+# wait_until CMD...: run CMD every 50 ms until it succeeds, for up to 10 s
+# (the state a check looks at may take a moment under load); returns CMD's
+# last status, so the check after it still sees a failure.
+wait_until() {
+        local i
+        for i in $(seq 200); do
+                "$@" >/dev/null 2>&1 && return 0
+                sleep 0.05
+        done
+        "$@" >/dev/null 2>&1
+}
+
 # check_eq NAME EXPECTED ACTUAL
 check_eq() {
         if [ "$2" = "$3" ]; then
