@@ -17,6 +17,7 @@
 
 #include "cleanup.h"
 #include "engine.h"
+#include "network.h"
 #include "gb-config.h"
 #include "idmap-alloc.h"
 #include "monitor.h"
@@ -696,6 +697,7 @@ static json_t *build_record(const char *id, const char *name, const struct gb_ru
                                       o->pid_host ? "host" : "", "NetworkMode",
                                       o->net_host   ? "host"
                                       : o->net_none ? "none"
+                                      : o->network  ? o->network
                                                     : "default",
                                       "ReadonlyRootfs", o->read_only, "CapAdd", strv_json(o->cap_add), "CapDrop",
                                       strv_json(o->cap_drop), "Binds", json_array(), "Tmpfs", strv_json(o->tmpfs),
@@ -733,7 +735,9 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         struct gb_create_src src2 = *src;
         char image_id[GB_DIGEST_LEN] = "";
         json_t *ic = NULL;
-        bool remapped = false, auto_held = false, mounted = false, image_prepared = false;
+        bool remapped = false, auto_held = false, mounted = false, image_prepared = false, net_connected = false;
+        json_t *net_settings = NULL;
+        _cleanup_free_ char *net_name = NULL;
         char id[GB_CONTAINER_ID_LEN + 1];
         uid_t root_uid = 0;
         gid_t root_gid = 0;
@@ -909,6 +913,20 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
                     (r = write_owned(resolv_f, resolv, root_uid, root_gid, err)) < 0)
                         goto fail_record;
         }
+        if (o->network) {
+                struct gb_endpoint_req req = {
+                        .container_id = id,
+                        .name = name,
+                        .hostname = hn,
+                        .aliases = o->net_aliases,
+                        .hosts_path = hosts_f,
+                        .ip = o->ip,
+                };
+                r = gb_network_connect(e->cfg.data_root, o->network, &req, &net_settings, &net_name, err);
+                if (r < 0)
+                        goto fail_record;
+                net_connected = true;
+        }
 
         {
                 struct gb_runspec_in in = {
@@ -954,6 +972,18 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
                 json_object_set_new(doc, "Mounts", mounts_json(o, copies, &binds));
                 json_object_set_new(json_object_get(doc, "HostConfig"), "Binds", binds);
         }
+        if (net_settings) {
+                /* Docker's shape; the top-level fields mirror the one
+                 * network, as Docker's do for the default bridge. */
+                json_object_set_new(json_object_get(doc, "HostConfig"), "NetworkMode", json_string(net_name));
+                json_object_set_new(doc, "NetworkSettings",
+                                    json_pack("{s:{s:O}, s:{}, s:s, s:s, s:O, s:O, s:O, s:O}", "Networks", net_name,
+                                              net_settings, "Ports", "Bridge", "", "SandboxKey", "", "IPAddress",
+                                              json_object_get(net_settings, "IPAddress"), "IPPrefixLen",
+                                              json_object_get(net_settings, "IPPrefixLen"), "Gateway",
+                                              json_object_get(net_settings, "Gateway"), "MacAddress",
+                                              json_object_get(net_settings, "MacAddress")));
+        }
         json_decref(c->doc);
         c->doc = doc;
         doc = NULL;
@@ -967,10 +997,16 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         free(shift);
         json_decref(ic);
         gb_rootfs_done(&rf);
+        json_decref(net_settings);
         memcpy(ret_id, id, sizeof(id));
         return 0;
 
 fail_record:
+        if (net_connected)
+                (void)gb_network_disconnect(e->cfg.data_root, e->cfg.exec_root,
+                                            json_string_value(json_object_get(net_settings, "NetworkID")), id, NULL);
+        json_decref(net_settings);
+        net_settings = NULL;
         if (image_prepared) {
                 struct gb_rootfs_opts ro = {
                         .exec_root = e->cfg.exec_root,
@@ -1116,6 +1152,23 @@ static int loopback_up(pid_t pid, struct gb_error *err)
         return 0;
 }
 
+/* Wire the container to each bridge network it has an endpoint on. */
+static int attach_networks(struct gb_engine *e, struct gb_container *c, struct gb_error *err)
+{
+        json_t *n;
+        const char *name;
+
+        json_object_foreach (json_object_get(json_object_get(c->doc, "NetworkSettings"), "Networks"), name, n) {
+                const char *nid = json_string_value(json_object_get(n, "NetworkID"));
+                if (!nid || !*nid)
+                        continue;
+                int r = gb_network_attach(e->cfg.data_root, e->cfg.exec_root, nid, c->id, record_pid(c, NULL), err);
+                if (r < 0)
+                        return gb_error_prefix(err, "Failed to connect container %.12s to network %s", c->id, name);
+        }
+        return 0;
+}
+
 GB_EXPORT int gb_engine_start(struct gb_engine *e, const char *ref, unsigned attach_flags, int *ret_attach_fd,
                               pid_t *ret_monitor, struct gb_error *err)
 {
@@ -1161,6 +1214,9 @@ GB_EXPORT int gb_engine_start(struct gb_engine *e, const char *ref, unsigned att
                         if (r < 0)
                                 goto kill_it;
                 }
+                r = attach_networks(e, c, err);
+                if (r < 0)
+                        goto kill_it;
         }
         if (attach_flags) {
                 r = gb_monitor_attach(state, attach_flags, &afd, err);
@@ -1313,6 +1369,16 @@ GB_EXPORT int gb_engine_remove(struct gb_engine *e, const char *ref, bool force,
                                 anon[n_anon++] = gb_xstrdup(json_string_value(json_object_get(m, "Name")));
                                 anon[n_anon] = NULL;
                         }
+        }
+        {
+                json_t *n;
+                const char *nname;
+                json_object_foreach (json_object_get(json_object_get(c->doc, "NetworkSettings"), "Networks"), nname,
+                                     n) {
+                        const char *nid = json_string_value(json_object_get(n, "NetworkID"));
+                        if (nid && *nid)
+                                (void)gb_network_disconnect(e->cfg.data_root, e->cfg.exec_root, nid, c->id, NULL);
+                }
         }
         r = gb_container_remove(e->cfg.data_root, c, err);
         if (r < 0)

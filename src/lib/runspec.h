@@ -44,6 +44,9 @@ struct gb_run_opts {
         char **tmpfs;                /* DST[:OPTS] */
         struct gb_mount_req *mounts; /* -v and --mount, in flag order */
         size_t n_mounts;
+        char *network;      /* --network NAME: a bridge network ("bridge" or user-defined); NULL: none of them */
+        char **net_aliases; /* --network-alias, NULL-terminated */
+        char *ip;           /* --ip on that network; NULL: allocated */
 };
 
 void gb_run_opts_clear(struct gb_run_opts *o);
