@@ -502,6 +502,14 @@ GB_EXPORT int gb_network_connect(const char *data_root, const char *ref, const s
         aliases = json_array();
         for (char *const *a = req->aliases; a && *a; a++)
                 json_array_append_new(aliases, json_string(*a));
+        /* Docker gives a container its short ID as an alias on user-defined
+         * networks; compose relies on it (it reconnects a container whose
+         * aliases lack it). */
+        if (strcmp(json_string_value(json_object_get(net, "Name")), GB_NETWORK_DEFAULT) != 0) {
+                char shortid[13];
+                (void)snprintf(shortid, sizeof(shortid), "%.12s", req->container_id);
+                json_array_append_new(aliases, json_string(shortid));
+        }
         json_object_set_new(eps, req->container_id,
                             json_pack("{s:s, s:s, s:s, s:s, s:O, s:s}", "Name", req->name, "Hostname",
                                       req->hostname ? req->hostname : req->name, "IPv4Address",
