@@ -139,7 +139,7 @@ YML
         out=$(cd "$T/proj" && timeout -k 5 120 docker-compose -p gbt up --exit-code-from client 2>&1)
         rc=$?
         check_eq "docker-compose up: the client's exit code is 0" 0 "$rc"
-        check_match "... it fetched the page from service web by name" 'client_1.*\| hello-from-web' "$out"
+        check_match "... it fetched the page from service web by name" 'client_1.*hello-from-web' "$out"
         check_match "... on the project's network" '"Name": "gbt_default"' "$(d network inspect gbt_default 2>&1)"
         check "docker-compose down" sh -c "cd '$T/proj' && timeout -k 5 120 docker-compose -p gbt down"
         check_fails "... removed the network" d network inspect gbt_default
