@@ -52,8 +52,8 @@ GB_EXPORT int gb_net_parse_cidr(const char *s, uint32_t *ret_net, unsigned *ret_
         ip[slash - s] = '\0';
         /* One or two decimal digits, no leading zero: one spelling per
          * subnet, so names compare as strings. */
-        bool digits = slash[1] >= '1' && slash[1] <= '9' &&
-                      (!slash[2] || (slash[2] >= '0' && slash[2] <= '9' && !slash[3]));
+        bool digits =
+                slash[1] >= '1' && slash[1] <= '9' && (!slash[2] || (slash[2] >= '0' && slash[2] <= '9' && !slash[3]));
         if (gb_net_parse_ip(ip, &a, NULL) < 0 || !digits || gb_parse_u32(slash + 1, &p) < 0)
                 return gb_error_set(err, EINVAL, "invalid subnet \"%.64s\": want a.b.c.d/N", s);
         if (p < 8 || p > 30)

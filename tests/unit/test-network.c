@@ -42,9 +42,21 @@ static void test_parse(void **state)
         assert_int_equal(gb_net_parse_cidr("10.0.0.0/8", &n, &p, NULL), 0);
         assert_int_equal(gb_net_parse_cidr("10.1.2.3/24", &n, &p, &err), -EINVAL);
         assert_non_null(strstr(err.msg, "did you mean 10.1.2.0/24"));
-        static const char *const bad[] = {"",         "10.0.0.0",    "10.0.0.0/",   "10.0.0.0/33", "10.0.0.0/7",
-                                          "10.0.0/8", "10.0.0.0/+8", "10.0.0.0/-8", "a.b.c.d/8",   "10.0.0.0/8x",
-                                          "10.0.0.0/ 8", "1.2.3.4.5/8", "300.0.0.0/8", "10.0.0.0/08", "10.0.0.0/016"};
+        static const char *const bad[] = {"",
+                                          "10.0.0.0",
+                                          "10.0.0.0/",
+                                          "10.0.0.0/33",
+                                          "10.0.0.0/7",
+                                          "10.0.0/8",
+                                          "10.0.0.0/+8",
+                                          "10.0.0.0/-8",
+                                          "a.b.c.d/8",
+                                          "10.0.0.0/8x",
+                                          "10.0.0.0/ 8",
+                                          "1.2.3.4.5/8",
+                                          "300.0.0.0/8",
+                                          "10.0.0.0/08",
+                                          "10.0.0.0/016"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
                 assert_int_equal(gb_net_parse_cidr(bad[i], &n, &p, NULL), -EINVAL);
         assert_int_equal(gb_net_parse_ip("1.2.3", &n, NULL), -EINVAL);
@@ -138,13 +150,14 @@ static void test_ipam_records(void **state)
         char cid3[65];
         (void)snprintf(cid3, sizeof(cid3), "%064d", 3);
         assert_int_equal(gb_network_find(dir, "n1", &n1, &err), 0);
-        const char *was = json_string_value(json_object_get(json_object_get(json_object_get(n1, "Endpoints"), cid3),
-                                                            "IPv4Address"));
+        const char *was = json_string_value(
+                json_object_get(json_object_get(json_object_get(n1, "Endpoints"), cid3), "IPv4Address"));
         char was_s[16];
         strcpy(was_s, was);
         json_decref(n1);
         assert_int_equal(gb_network_disconnect(dir, dir, nid, cid3, &err), 0);
-        struct gb_endpoint_req req = {.container_id = "x123456789abx", .name = "late", .aliases = (char *[]){"al", NULL}};
+        struct gb_endpoint_req req = {
+                .container_id = "x123456789abx", .name = "late", .aliases = (char *[]){"al", NULL}};
         assert_int_equal(gb_network_connect(dir, "n1", &req, &set, &name, &err), 0);
         assert_string_equal(json_string_value(json_object_get(set, "IPAddress")), was_s);
         assert_string_equal(name, "n1");
@@ -298,9 +311,12 @@ static void test_netlink_kernel(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse),           cmocka_unit_test(test_ipam_pick),
-                cmocka_unit_test(test_ipam_records),    cmocka_unit_test(test_netlink_veth),
-                cmocka_unit_test(test_netlink_addr_route), cmocka_unit_test(test_netlink_kernel),
+                cmocka_unit_test(test_parse),
+                cmocka_unit_test(test_ipam_pick),
+                cmocka_unit_test(test_ipam_records),
+                cmocka_unit_test(test_netlink_veth),
+                cmocka_unit_test(test_netlink_addr_route),
+                cmocka_unit_test(test_netlink_kernel),
         };
         return cmocka_run_group_tests_name("network", tests, NULL, NULL);
 }
