@@ -52,8 +52,8 @@ check_fails "... nor resolve its name" gb exec b1 ping -c1 -W1 a1
 check_fails "a1 cannot reach b1 either" gb exec a1 ping -c1 -W1 "$B1"
 # busybox httpd/wget across the network: TCP, not only ICMP
 gb exec -d a2 sh -c 'mkdir -p /tmp/w && echo tcp-ok >/tmp/w/i && httpd -f -p 8080 -h /tmp/w' >/dev/null
-sleep 0.3
-check_eq "a1 fetches a page from web:8080" tcp-ok "$(gb exec a1 wget -qO- http://web:8080/i)"
+check_eq "a1 fetches a page from web:8080" tcp-ok \
+        "$(gb exec a1 sh -c 'for i in $(seq 25); do wget -qO- http://web:8080/i && exit; sleep 0.2; done')"
 check_eq "a container without --network: loopback only (the default is unchanged)" lo \
         "$(gb run --rm "${R[@]}" ls /sys/class/net)"
 check_match "--network bridge: the default bridge network" '^172\.' \
