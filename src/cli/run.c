@@ -299,6 +299,7 @@ static int parse_run_flags(const char *verb, int argc, char **argv, struct gb_ru
                         break;
                 case OPT_NETWORK:
                         o->net_host = o->net_none = false;
+                        o->net_private = strcmp(optarg, "private") == 0;
                         if (strcmp(optarg, "host") == 0)
                                 o->net_host = true;
                         else if (strcmp(optarg, "none") == 0)

@@ -209,7 +209,9 @@ static int opts_from_json(json_t *body, struct gb_run_opts *o, struct gb_error *
                 o->net_host = true;
         else if (s && strcmp(s, "none") == 0)
                 o->net_none = true;
-        else if (s && *s && strcmp(s, "default") != 0 && strcmp(s, "private") != 0) {
+        else if (s && strcmp(s, "private") == 0)
+                o->net_private = true;
+        else if (s && *s && strcmp(s, "default") != 0) {
                 /* "bridge" or a user-defined network; container:ID is not
                  * supported. */
                 json_t *ep = json_object_get(

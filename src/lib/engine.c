@@ -737,6 +737,7 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         json_t *ic = NULL;
         bool remapped = false, auto_held = false, mounted = false, image_prepared = false, net_connected = false;
         json_t *net_settings = NULL;
+        const char *netname = o->network;
         _cleanup_free_ char *net_name = NULL;
         char id[GB_CONTAINER_ID_LEN + 1];
         uid_t root_uid = 0;
@@ -803,6 +804,10 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         r = gb_runspec_check(o, remapped, err);
         if (r < 0)
                 goto fail;
+        /* No network asked for: daemon.json's default-network, if any. */
+        if (!netname && !o->net_host && !o->net_none && !o->net_private && e->cfg.default_network &&
+            *e->cfg.default_network)
+                netname = e->cfg.default_network;
         if (remapped) {
                 uint32_t hu, hg;
                 if (gb_idmap_to_host(&uids, 0, &hu) < 0 || gb_idmap_to_host(&gids, 0, &hg) < 0) {
@@ -913,7 +918,7 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
                     (r = write_owned(resolv_f, resolv, root_uid, root_gid, err)) < 0)
                         goto fail_record;
         }
-        if (o->network) {
+        if (netname) {
                 struct gb_endpoint_req req = {
                         .container_id = id,
                         .name = name,
@@ -922,7 +927,7 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
                         .hosts_path = hosts_f,
                         .ip = o->ip,
                 };
-                r = gb_network_connect(e->cfg.data_root, o->network, &req, &net_settings, &net_name, err);
+                r = gb_network_connect(e->cfg.data_root, netname, &req, &net_settings, &net_name, err);
                 if (r < 0)
                         goto fail_record;
                 net_connected = true;

@@ -41,6 +41,7 @@ struct gb_run_opts {
         enum gb_userns_mode userns;
         uint32_t userns_size; /* --userns=auto:size=N, default 65536 */
         bool pid_host, net_host, net_none;
+        bool net_private;            /* --network private: loopback only even when daemon.json has a default-network */
         char **tmpfs;                /* DST[:OPTS] */
         struct gb_mount_req *mounts; /* -v and --mount, in flag order */
         size_t n_mounts;

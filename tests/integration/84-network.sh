@@ -58,6 +58,11 @@ check_eq "a container without --network: loopback only (the default is unchanged
         "$(gb run --rm "${R[@]}" ls /sys/class/net)"
 check_match "--network bridge: the default bridge network" '^172\.' \
         "$(gb run --rm --network bridge "${R[@]}" sh -c "ip -o -4 addr show eth0 | awk '{print \$4}'")"
+printf '{"default-network": "bridge"}\n' >"$T/defnet.json"
+check_match "daemon.json default-network: a container without --network joins it" '^172\.' \
+        "$(GHOSTBOX_CONFIG=$T/defnet.json gb run --rm "${R[@]}" sh -c "ip -o -4 addr show eth0 | awk '{print \$4}'")"
+check_eq "... --network private still gets loopback only" lo \
+        "$(GHOSTBOX_CONFIG=$T/defnet.json gb run --rm --network private "${R[@]}" ls /sys/class/net)"
 check_fails "--network of a missing network: refused" gb run --rm --network nonet "${R[@]}" true
 check_match "... naming it" 'network nonet not found' "$(gb run --rm --network nonet "${R[@]}" true 2>&1)"
 check_fails "--network host is refused while remapped" gb run --rm --network host "${R[@]}" true
