@@ -167,7 +167,10 @@ static void test_ipam_records(void **state)
         _cleanup_free_ char *hosts = gb_network_hosts_text(n1, "x123456789abx");
         _cleanup_free_ char *line = gb_xasprintf("%s\tlate al x123456789ab\n", was_s);
         assert_non_null(strstr(hosts, line));
-        assert_non_null(strstr(hosts, "10.44.0.2\tc"));
+        /* the others, with their short IDs; not the one that left */
+        assert_non_null(strstr(hosts, "\tc0 000000000000\n"));
+        assert_non_null(strstr(hosts, "\tc7 000000000000\n"));
+        assert_null(strstr(hosts, "\tc3 "));
         assert_non_null(strstr(hosts, "127.0.0.1\tlocalhost\n"));
         /* a requested address that is taken is refused */
         struct gb_endpoint_req taken = {.container_id = "y", .name = "y", .ip = "10.44.0.2"};
