@@ -7,6 +7,7 @@
 
 #include "cleanup.h"
 #include "cli-engine.h"
+#include "engine.h"
 #include "network.h"
 #include "util.h"
 
@@ -21,7 +22,10 @@ static void usage(FILE *f)
                    "  ls [-q]                        list networks\n"
                    "  inspect NAME...                show networks as JSON\n"
                    "  rm NAME...                     remove networks no container is on\n"
-                   "  prune                          remove every unused user-defined network\n");
+                   "  prune                          remove every unused user-defined network\n"
+                   "  connect [--alias A] [--ip IP] NETWORK CONTAINER\n"
+                   "                                 add a network to a container (eth1, ...)\n"
+                   "  disconnect NETWORK CONTAINER   remove it again\n");
 }
 
 static int net_create(struct gb_engine *e, int argc, char **argv)
@@ -133,6 +137,43 @@ static int net_rm(struct gb_engine *e, int argc, char **argv)
         return rc;
 }
 
+static int net_connect(struct gb_engine *e, int argc, char **argv, bool connect)
+{
+        static const struct option opts[] = {{"alias", required_argument, NULL, 'a'},
+                                             {"ip", required_argument, NULL, 'i'},
+                                             {"force", no_argument, NULL, 'f'},
+                                             {}};
+        _cleanup_strv_ char **aliases = NULL;
+        const char *ip = NULL;
+        struct gb_error err = {0};
+        size_t n = 0;
+        int c, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
+                if (c == 'a') {
+                        aliases = gb_xrealloc(aliases, (n + 2) * sizeof(char *));
+                        aliases[n++] = gb_xstrdup(optarg);
+                        aliases[n] = NULL;
+                } else if (c == 'i')
+                        ip = optarg;
+                else if (c != 'f')
+                        return EXIT_ENGINE;
+        }
+        if (optind + 2 != argc) {
+                cli_errorf("\"network %s\" requires exactly 2 arguments: NETWORK CONTAINER",
+                           connect ? "connect" : "disconnect");
+                return EXIT_ENGINE;
+        }
+        r = connect ? gb_engine_network_connect(e, argv[optind + 1], argv[optind], aliases, ip, &err)
+                    : gb_engine_network_disconnect(e, argv[optind + 1], argv[optind], &err);
+        if (r < 0) {
+                cli_errorf("%s", err.msg);
+                return 1;
+        }
+        return 0;
+}
+
 static int net_prune(struct gb_engine *e)
 {
         json_auto_t *all = NULL;
@@ -177,6 +218,8 @@ int cmd_network(struct gb_cli_ctx *ctx, int argc, char **argv)
                 rc = net_rm(&e, argc - 1, argv + 1);
         else if (!strcmp(sub, "prune"))
                 rc = net_prune(&e);
+        else if (!strcmp(sub, "connect") || !strcmp(sub, "disconnect"))
+                rc = net_connect(&e, argc - 1, argv + 1, sub[0] == 'c');
         else {
                 cli_errorf("'network %s' is not a command. See 'ghostbox network --help'.", sub);
                 rc = EXIT_ENGINE;

@@ -313,17 +313,57 @@ void h_network_delete(struct conn *c, char **caps)
         conn_no_content(c);
 }
 
+/* POST /networks/{id}/connect {"Container", "EndpointConfig": {"Aliases",
+ * "IPAMConfig": {"IPv4Address"}}} and .../disconnect {"Container",
+ * "Force"}: the route is registered once for both. */
 void h_network_connect(struct conn *c, char **caps)
 {
-        json_auto_t *rec = NULL;
+        json_auto_t *body = NULL;
+        struct gb_error err = {0};
+        const char *ctr;
+        json_t *ep, *x;
+        size_t plen = strlen(c->req.path);
+        bool connect = !(plen >= 11 && strcmp(c->req.path + plen - 11, "/disconnect") == 0);
+        _cleanup_strv_ char **aliases = NULL;
+        size_t i, n = 0;
+        int r;
 
-        if (!find(caps[0]) && gb_network_find(gbd_engine.cfg.data_root, caps[0], &rec, NULL) < 0) {
-                conn_error(c, 404, "network %s not found", caps[0]);
+        if (conn_body_json(c, &body) < 0)
+                return;
+        if (find(caps[0])) {
+                conn_error(c, 403, "container cannot be disconnected from or connected to the %s network", caps[0]);
                 return;
         }
-        conn_error(c, 501,
-                   "ghostbox cannot connect or disconnect a running container's network: its network is fixed "
-                   "when it is created (HostConfig.NetworkMode)");
+        ctr = json_string_value(json_object_get(body, "Container"));
+        if (!ctr || !*ctr) {
+                conn_error(c, 400, "field Container is required");
+                return;
+        }
+        ep = json_object_get(body, "EndpointConfig");
+        json_array_foreach (json_object_get(ep, "Aliases"), i, x) {
+                if (!json_is_string(x)) {
+                        conn_error(c, 400, "field EndpointConfig.Aliases must be an array of strings");
+                        return;
+                }
+                aliases = gb_xrealloc(aliases, (n + 2) * sizeof(char *));
+                aliases[n++] = gb_xstrdup(json_string_value(x));
+                aliases[n] = NULL;
+        }
+        r = connect ? gb_engine_network_connect(
+                              &gbd_engine, ctr, caps[0], aliases,
+                              json_string_value(json_object_get(json_object_get(ep, "IPAMConfig"), "IPv4Address")),
+                              &err)
+                    : gb_engine_network_disconnect(&gbd_engine, ctr, caps[0], &err);
+        if (r < 0) {
+                conn_error(c,
+                           r == -ENOENT                   ? 404
+                           : r == -EPERM || r == -EEXIST  ? 403
+                           : r == -EINVAL || r == -ENOSPC ? 400
+                                                          : 500,
+                           "%s", err.msg);
+                return;
+        }
+        conn_respond(c, 200, "text/plain", "", 0);
 }
 
 void h_networks_prune(struct conn *c, char **caps)

@@ -1174,6 +1174,123 @@ static int attach_networks(struct gb_engine *e, struct gb_container *c, struct g
         return 0;
 }
 
+static json_t *networks_of(struct gb_container *c)
+{
+        json_t *ns = json_object_get(c->doc, "NetworkSettings");
+
+        if (!json_is_object(ns)) {
+                ns = json_pack("{s:{}, s:{}}", "Networks", "Ports");
+                json_object_set_new(c->doc, "NetworkSettings", ns);
+        }
+        if (!json_is_object(json_object_get(ns, "Networks")))
+                json_object_set_new(ns, "Networks", json_object());
+        return json_object_get(ns, "Networks");
+}
+
+GB_EXPORT int gb_engine_network_connect(struct gb_engine *e, const char *ref, const char *net, char *const *aliases,
+                                        const char *ip, struct gb_error *err)
+{
+        _cleanup_(gb_container_freep) struct gb_container *c = NULL;
+        _cleanup_free_ char *hosts = NULL, *ifname = NULL, *net_name = NULL;
+        json_auto_t *rec = NULL;
+        json_t *nets, *settings = NULL;
+        const char *mode;
+        int r;
+
+        r = lookup_locked(e, ref, &c, err);
+        if (r < 0)
+                return r;
+        mode = json_string_value(json_object_get(json_object_get(c->doc, "HostConfig"), "NetworkMode")) ?: "";
+        if (strcmp(mode, "host") == 0 || strcmp(mode, "none") == 0)
+                return gb_error_set(err, EPERM, "container %.12s is in network mode %s: it cannot join a network",
+                                    c->id, mode);
+        r = gb_network_find(e->cfg.data_root, net, &rec, err);
+        if (r < 0)
+                return r;
+        nets = networks_of(c);
+        if (json_object_get(nets, json_string_value(json_object_get(rec, "Name"))))
+                return gb_error_set(err, EEXIST, "endpoint with name %s already exists in network %s",
+                                    gb_container_name(c), json_string_value(json_object_get(rec, "Name")));
+        hosts = gb_xasprintf("%s/hosts", c->dir);
+        /* The lowest ethN none of its other endpoints uses. */
+        for (unsigned n = 0; !ifname; n++) {
+                _cleanup_free_ char *cand = gb_xasprintf("eth%u", n);
+                bool used = false;
+                const char *k;
+                json_t *v;
+                json_object_foreach (nets, k, v) {
+                        json_auto_t *other = NULL;
+                        if (gb_network_find(e->cfg.data_root, json_string_value(json_object_get(v, "NetworkID")) ?: k,
+                                            &other, NULL) < 0)
+                                continue;
+                        json_t *ep = json_object_get(json_object_get(other, "Endpoints"), c->id);
+                        used |= strcmp(json_string_value(json_object_get(ep, "IfName")) ?: "eth0", cand) == 0;
+                }
+                if (!used)
+                        ifname = TAKE_PTR(cand);
+        }
+        {
+                _cleanup_free_ char *hn = gb_xstrdup(
+                        json_string_value(json_object_get(json_object_get(c->doc, "Config"), "Hostname")) ?: c->id);
+                struct gb_endpoint_req req = {
+                        .container_id = c->id,
+                        .name = gb_container_name(c),
+                        .hostname = hn,
+                        .aliases = aliases,
+                        .hosts_path = hosts,
+                        .ip = ip,
+                        .ifname = ifname,
+                };
+                r = gb_network_connect(e->cfg.data_root, net, &req, &settings, &net_name, err);
+                if (r < 0)
+                        return r;
+        }
+        json_object_set_new(nets, net_name, settings);
+        r = gb_container_save(c, err);
+        if (r < 0)
+                goto undo;
+        if (strcmp(gb_container_status(c), "running") == 0 && gb_engine_init_alive(c)) {
+                r = gb_network_attach(e->cfg.data_root, e->cfg.exec_root, json_string_value(json_object_get(rec, "Id")),
+                                      c->id, record_pid(c, NULL), err);
+                if (r < 0)
+                        goto undo;
+        }
+        return 0;
+undo:
+        (void)gb_network_disconnect(e->cfg.data_root, e->cfg.exec_root, json_string_value(json_object_get(rec, "Id")),
+                                    c->id, NULL);
+        json_object_del(nets, net_name);
+        (void)gb_container_save(c, NULL);
+        return r;
+}
+
+GB_EXPORT int gb_engine_network_disconnect(struct gb_engine *e, const char *ref, const char *net, struct gb_error *err)
+{
+        _cleanup_(gb_container_freep) struct gb_container *c = NULL;
+        json_auto_t *rec = NULL;
+        json_t *nets;
+        const char *name;
+        int r;
+
+        r = lookup_locked(e, ref, &c, err);
+        if (r < 0)
+                return r;
+        r = gb_network_find(e->cfg.data_root, net, &rec, err);
+        if (r < 0)
+                return r;
+        name = json_string_value(json_object_get(rec, "Name"));
+        nets = networks_of(c);
+        if (!json_object_get(nets, name))
+                return gb_error_set(err, EINVAL, "container %.12s is not connected to network %s", c->id, name);
+        /* Deleting the host end of the pair deletes the container's end. */
+        r = gb_network_disconnect(e->cfg.data_root, e->cfg.exec_root, json_string_value(json_object_get(rec, "Id")),
+                                  c->id, err);
+        if (r < 0)
+                return r;
+        json_object_del(nets, name);
+        return gb_container_save(c, err);
+}
+
 GB_EXPORT int gb_engine_start(struct gb_engine *e, const char *ref, unsigned attach_flags, int *ret_attach_fd,
                               pid_t *ret_monitor, struct gb_error *err)
 {

@@ -405,11 +405,11 @@ GB_EXPORT int gb_network_remove(const char *data_root, const char *exec_root, co
 
 /* ---- hosts files ----------------------------------------------------- */
 
-GB_EXPORT char *gb_network_hosts_text(json_t *net, const char *container_id)
+GB_EXPORT char *gb_network_hosts_text(json_t *nets, const char *container_id)
 {
-        json_t *eps = json_object_get(net, "Endpoints"), *self = json_object_get(eps, container_id), *ep, *x;
+        json_t *net, *self, *ep, *x;
         char *buf = NULL;
-        size_t len = 0, i;
+        size_t len = 0, i, j;
         const char *cid;
         FILE *f = open_memstream(&buf, &len);
 
@@ -417,41 +417,73 @@ GB_EXPORT char *gb_network_hosts_text(json_t *net, const char *container_id)
                 abort();
         fputs("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", f);
         fputs("fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n", f);
-        if (self)
-                fprintf(f, "%s\t%s\n", json_string_value(json_object_get(self, "IPv4Address")),
-                        json_string_value(json_object_get(self, "Hostname")));
+        json_array_foreach (nets, i, net)
+                if ((self = json_object_get(json_object_get(net, "Endpoints"), container_id)))
+                        fprintf(f, "%s\t%s\n", json_string_value(json_object_get(self, "IPv4Address")),
+                                json_string_value(json_object_get(self, "Hostname")));
         /* Docker answers these from its embedded DNS server; a hosts file
-         * entry per peer (name, then aliases) is the approximation. */
-        json_object_foreach (eps, cid, ep) {
-                fprintf(f, "%s\t%s", json_string_value(json_object_get(ep, "IPv4Address")),
-                        json_string_value(json_object_get(ep, "Name")));
-                json_array_foreach (json_object_get(ep, "Aliases"), i, x)
-                        if (strcmp(json_string_value(x), json_string_value(json_object_get(ep, "Name"))) != 0)
-                                fprintf(f, " %s", json_string_value(x));
-                fputc('\n', f);
+         * entry per peer (name, then aliases) on every network the
+         * container shares with it is the approximation. */
+        json_array_foreach (nets, i, net) {
+                if (!json_object_get(json_object_get(net, "Endpoints"), container_id))
+                        continue;
+                json_object_foreach (json_object_get(net, "Endpoints"), cid, ep) {
+                        fprintf(f, "%s\t%s", json_string_value(json_object_get(ep, "IPv4Address")),
+                                json_string_value(json_object_get(ep, "Name")));
+                        json_array_foreach (json_object_get(ep, "Aliases"), j, x)
+                                if (strcmp(json_string_value(x), json_string_value(json_object_get(ep, "Name"))) != 0)
+                                        fprintf(f, " %s", json_string_value(x));
+                        fputc('\n', f);
+                }
         }
         fclose(f);
         return buf;
 }
 
-/* Rewrite each endpoint's hosts file in place: it is bind-mounted into the
- * running container, and a rename would leave the mount on the old inode.
- * The file lives in the container's directory, out of the container's
- * reach, so no one can swap it for a symlink; O_NOFOLLOW anyway. */
-static void refresh_hosts(json_t *net)
+/* Rewrite the hosts file of each endpoint of net in place: it is
+ * bind-mounted into the running container, and a rename would leave the
+ * mount on the old inode. The file lives in the container's directory, out
+ * of the container's reach, so no one can swap it for a symlink;
+ * O_NOFOLLOW anyway. all: every network (net's entry replaced by net). */
+static void refresh_hosts(json_t *all, json_t *net)
 {
-        json_t *ep;
+        json_auto_t *nets = json_array();
+        json_t *n, *ep;
         const char *cid;
+        size_t i;
 
+        json_array_foreach (all, i, n)
+                if (strcmp(json_string_value(json_object_get(n, "Id")), json_string_value(json_object_get(net, "Id"))))
+                        json_array_append(nets, n);
+        json_array_append(nets, net);
         json_object_foreach (json_object_get(net, "Endpoints"), cid, ep) {
                 const char *p = json_string_value(json_object_get(ep, "HostsPath"));
                 if (!p || !*p)
                         continue;
-                _cleanup_free_ char *text = gb_network_hosts_text(net, cid);
+                _cleanup_free_ char *text = gb_network_hosts_text(nets, cid);
                 _cleanup_close_ int fd = open(p, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
                 if (fd >= 0)
                         (void)gb_write_all(fd, text, strlen(text));
         }
+}
+
+/* Rewrite one container's hosts file (it left net). */
+static void refresh_one(json_t *all, json_t *net, const char *container_id, const char *path)
+{
+        json_auto_t *nets = json_array();
+        json_t *n;
+        size_t i;
+
+        if (!path || !*path)
+                return;
+        json_array_foreach (all, i, n)
+                if (strcmp(json_string_value(json_object_get(n, "Id")), json_string_value(json_object_get(net, "Id"))))
+                        json_array_append(nets, n);
+        json_array_append(nets, net);
+        _cleanup_free_ char *text = gb_network_hosts_text(nets, container_id);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0)
+                (void)gb_write_all(fd, text, strlen(text));
 }
 
 GB_EXPORT int gb_network_connect(const char *data_root, const char *ref, const struct gb_endpoint_req *req,
@@ -514,16 +546,20 @@ GB_EXPORT int gb_network_connect(const char *data_root, const char *ref, const s
                 json_array_append_new(aliases, json_string(shortid));
         }
         json_object_set_new(eps, req->container_id,
-                            json_pack("{s:s, s:s, s:s, s:s, s:O, s:s}", "Name", req->name, "Hostname",
+                            json_pack("{s:s, s:s, s:s, s:s, s:O, s:s, s:s}", "Name", req->name, "Hostname",
                                       req->hostname ? req->hostname : req->name, "IPv4Address",
                                       gb_net_ip_str(ip, ipbuf), "MacAddress", macbuf, "Aliases", aliases, "HostsPath",
-                                      req->hosts_path ? req->hosts_path : ""));
+                                      req->hosts_path ? req->hosts_path : "", "IfName",
+                                      req->ifname ? req->ifname : "eth0"));
         r = save_net(data_root, net, err);
         if (r < 0) {
                 json_decref(aliases);
                 return r;
         }
-        refresh_hosts(net);
+        {
+                json_auto_t *all = load_all(data_root);
+                refresh_hosts(all, net);
+        }
         if (ret_settings) {
                 char gwbuf[16];
                 *ret_settings = json_pack(
@@ -578,11 +614,16 @@ GB_EXPORT int gb_network_disconnect(const char *data_root, const char *exec_root
                 gb_nl_build_link_del(&m, veth);
                 (void)gb_nl_transact(nl, &m);
         }
+        _cleanup_free_ char *hosts_path =
+                gb_xstrdup(json_string_value(json_object_get(
+                                   json_object_get(json_object_get(net, "Endpoints"), container_id), "HostsPath"))
+                                   ?: "");
         json_object_del(json_object_get(net, "Endpoints"), container_id);
         r = save_net(data_root, net, err);
         if (r < 0)
                 return r;
-        refresh_hosts(net);
+        refresh_hosts(all, net);
+        refresh_one(all, net, container_id, hosts_path);
         return 0;
 }
 
@@ -714,6 +755,9 @@ GB_EXPORT int gb_network_attach(const char *data_root, const char *exec_root, co
         if (!ep)
                 return gb_error_set(err, ENOENT, "Failed to attach container %.12s: it has no endpoint on network %s",
                                     container_id, net_id);
+        /* eth0 (the first network, with the default route), eth1... */
+        const char *ifname = json_string_value(json_object_get(ep, "IfName")) ?: "eth0";
+        bool default_route = strcmp(ifname, "eth0") == 0;
         if (gb_net_parse_ip(json_string_value(json_object_get(ep, "IPv4Address")), &ip, err) < 0 ||
             gb_net_parse_ip(json_string_value(json_object_get(net, "Gateway")), &gw, err) < 0 ||
             gb_net_parse_cidr(json_string_value(json_object_get(net, "Subnet")), &sub, &prefix, err) < 0)
@@ -732,10 +776,10 @@ GB_EXPORT int gb_network_attach(const char *data_root, const char *exec_root, co
         gb_nl_build_link_del(&m, veth);
         (void)gb_nl_transact(nl, &m);
         gb_net_mac(ip, mac);
-        gb_nl_build_veth(&m, veth, "eth0", cfd, mac);
+        gb_nl_build_veth(&m, veth, ifname, cfd, mac);
         r = gb_nl_transact(nl, &m);
         if (r < 0)
-                return gb_error_sys(err, -r, "Failed to create the veth pair %s/eth0 of container %.12s", veth,
+                return gb_error_sys(err, -r, "Failed to create the veth pair %s/%s of container %.12s", veth, ifname,
                                     container_id);
         br = gb_nl_ifindex(nl, json_string_value(json_object_get(net, "Bridge")));
         if (br < 0)
@@ -751,17 +795,18 @@ GB_EXPORT int gb_network_attach(const char *data_root, const char *exec_root, co
         r = gb_nl_open_in(cfd, &cnl, err);
         if (r < 0)
                 return r;
-        eth = gb_nl_ifindex(cnl, "eth0");
+        eth = gb_nl_ifindex(cnl, ifname);
         if (eth < 0)
-                return gb_error_sys(err, -eth, "Failed to find eth0 in container %.12s", container_id);
+                return gb_error_sys(err, -eth, "Failed to find %s in container %.12s", ifname, container_id);
         gb_nl_build_addr(&m, eth, (struct in_addr){htonl(ip)}, prefix);
         if ((r = gb_nl_transact(cnl, &m)) < 0)
-                return gb_error_sys(err, -r, "Failed to add address to eth0 of container %.12s", container_id);
-        gb_nl_build_link_set(&m, "eth0", 0, true);
+                return gb_error_sys(err, -r, "Failed to add the address of %s in container %.12s", ifname,
+                                    container_id);
+        gb_nl_build_link_set(&m, ifname, 0, true);
         if ((r = gb_nl_transact(cnl, &m)) < 0)
-                return gb_error_sys(err, -r, "Failed to bring up eth0 of container %.12s", container_id);
+                return gb_error_sys(err, -r, "Failed to bring up %s in container %.12s", ifname, container_id);
         gb_nl_build_default_route(&m, eth, (struct in_addr){htonl(gw)});
-        if ((r = gb_nl_transact(cnl, &m)) < 0)
+        if (default_route && (r = gb_nl_transact(cnl, &m)) < 0)
                 return gb_error_sys(err, -r, "Failed to add the default route of container %.12s", container_id);
         return 0;
 }

@@ -68,6 +68,7 @@ struct gb_endpoint_req {
         char *const *aliases;   /* NULL-terminated, may be NULL */
         const char *hosts_path; /* the container's /etc/hosts source, rewritten in place */
         const char *ip;         /* requested address, NULL: allocated */
+        const char *ifname;     /* its interface in the container; NULL: eth0 (which gets the default route) */
 };
 
 /* Allocate an address on network ref for a container, record the endpoint,
@@ -84,11 +85,12 @@ int gb_network_disconnect(const char *data_root, const char *exec_root, const ch
 
 /* Wire a started container (its init is pid) to network net_id: the
  * network's namespace and bridge (made when missing), a veth pair whose
- * peer appears as eth0 in the container with its address, and a default
- * route through the gateway. */
+ * peer appears as the endpoint's interface (eth0, or eth1... for networks
+ * connected later) in the container with its address, and for eth0 a
+ * default route through the gateway. */
 int gb_network_attach(const char *data_root, const char *exec_root, const char *net_id, const char *container_id,
                       pid_t pid, struct gb_error *err);
 
-/* The hosts file text for endpoint container_id on net (also used by the
- * unit tests). */
-char *gb_network_hosts_text(json_t *net, const char *container_id);
+/* The hosts file text of container_id: itself and its peers on every
+ * network of nets (an array of records) it is on. */
+char *gb_network_hosts_text(json_t *nets, const char *container_id);

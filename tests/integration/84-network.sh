@@ -50,6 +50,17 @@ check_match "a1's /etc/hosts was updated when a2 joined" "^$A2	a2 web" "$(gb exe
 check_fails "b1 (n2) cannot reach a1 by address" gb exec b1 ping -c1 -W1 "$A1"
 check_fails "... nor resolve its name" gb exec b1 ping -c1 -W1 a1
 check_fails "a1 cannot reach b1 either" gb exec a1 ping -c1 -W1 "$B1"
+check "network connect n2 a1 (running)" gb network connect --alias a1-on-n2 n2 a1
+check_match "... a1 gets eth1 with an address of n2" '^10\.231\.7\.3/24$' "$(gb exec a1 ip -o -4 addr show eth1 | awk '{print $4}')"
+check_eq "... its default route stays on eth0" "default via $P1.0.1 dev eth0" "$(gb exec a1 ip route | grep default | sed 's/ *$//')"
+check "... a1 now reaches b1 by name" gb exec a1 ping -c1 -W2 b1
+check "... and b1 reaches a1 by its alias" gb exec b1 ping -c1 -W2 a1-on-n2
+check "... a1 still reaches a2 on n1" gb exec a1 ping -c1 -W2 a2
+check_fails "network connect n2 a1 again: refused" gb network connect n2 a1
+check "network disconnect n2 a1" gb network disconnect n2 a1
+check_fails "... eth1 is gone from a1" gb exec a1 ip link show eth1
+check_fails "... b1 no longer resolves a1's alias" gb exec b1 ping -c1 -W1 a1-on-n2
+check "... a1 still reaches a2" gb exec a1 ping -c1 -W2 a2
 # busybox httpd/wget across the network: TCP, not only ICMP
 gb exec -d a2 sh -c 'mkdir -p /tmp/w && echo tcp-ok >/tmp/w/i && httpd -f -p 8080 -h /tmp/w' >/dev/null
 check_eq "a1 fetches a page from web:8080" tcp-ok \
@@ -121,6 +132,12 @@ else
         check_match "docker network rm dn1 while in use: refused" 'active endpoints' "$(d network rm dn1 2>&1)"
         check_eq "DELETE /networks/dn1 while in use: 409" 409 "$(code -X DELETE http://d/v1.43/networks/dn1)"
         check_eq "DELETE /networks/bridge: 403" 403 "$(code -X DELETE http://d/v1.43/networks/bridge)"
+        check "docker network connect dn2 s1" d network connect dn2 s1
+        check_match "... s1 is on both" 'dn1 dn2|dn2 dn1' "$(d inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' s1)"
+        check_match "... with an address of dn2 on eth1" '^10\.232\.0\.' "$(d exec s1 ip -o -4 addr show eth1 | awk '{print $4}')"
+        check "docker network disconnect dn2 s1" d network disconnect dn2 s1
+        check_eq "POST /networks/host/connect: 403" 403 \
+                "$(code -X POST -H 'Content-Type: application/json' -d '{"Container":"s1"}' http://d/v1.43/networks/host/connect)"
         d rm -f s1 >/dev/null
         check_eq "docker network rm dn1" dn1 "$(d network rm dn1)"
         check_eq "docker network prune removes dn2" dn2 "$(api -X POST http://d/v1.43/networks/prune | jq -r '.NetworksDeleted[]')"

@@ -164,7 +164,9 @@ static void test_ipam_records(void **state)
         assert_int_equal(json_integer_value(json_object_get(set, "IPPrefixLen")), 24);
         /* the hosts text names peers with their aliases (and short ID) */
         assert_int_equal(gb_network_find(dir, "n1", &n1, &err), 0);
-        _cleanup_free_ char *hosts = gb_network_hosts_text(n1, "x123456789abx");
+        json_t *nets = json_pack("[O]", n1);
+        _cleanup_free_ char *hosts = gb_network_hosts_text(nets, "x123456789abx");
+        json_decref(nets);
         _cleanup_free_ char *line = gb_xasprintf("%s\tlate al x123456789ab\n", was_s);
         assert_non_null(strstr(hosts, line));
         /* the others, with their short IDs; not the one that left */
