@@ -13,8 +13,10 @@ links() { ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort | pas
 # mounts of network namespaces other than the default bridge network's
 netns_other() { grep " $T/run/networks/" /proc/self/mountinfo | grep -vc "${BR_ID:-none}"; }
 LINKS_BEFORE=$(links)
-# Whatever happens: containers first (engine_env), then our networks.
-at_exit 'for n in $("${G[@]}" network ls -q 2>/dev/null); do "${G[@]}" network rm "$n"; done'
+# Whatever happens: containers first (a network in use cannot go), then
+# our networks (at_exit runs the last registered first).
+at_exit 'for c in $("${G[@]}" ps -aq --no-trunc 2>/dev/null); do "${G[@]}" rm -f "$c"; done
+        for n in $("${G[@]}" network ls -q 2>/dev/null); do "${G[@]}" network rm "$n"; done'
 
 # -- ghostbox CLI --------------------------------------------------------------
 check "network create n1 (auto subnet)" gb network create n1
