@@ -10,7 +10,8 @@ build_pkgs=(gcc make meson ninja-build pkg-config
 test_pkgs=(libcmocka-dev busybox-static clang libclang-rt-14-dev zstd
            passwd login util-linux procps iproute2 curl ca-certificates
            clang-format cppcheck containerd jq libcap2-bin python3 python3-docker bc
-           docker.io)  # the docker CLI (/usr/bin/docker) for ghostboxd's tests; dockerd is never started
+           docker.io  # the docker CLI (/usr/bin/docker) for ghostboxd's tests; dockerd is never started
+           docker-compose)  # compose v1 (python), driven against ghostboxd by 84-network
 bench_pkgs=(hyperfine jq crun runc podman conmon docker.io containerd iptables linux-perf valgrind strace)
 
 want=("${build_pkgs[@]}")

@@ -32,6 +32,7 @@ static const struct gb_verb verbs[] = {
         {"exec", cmd_exec, "Run a command in a running container"},
         {"attach", cmd_attach, "Attach to a running container's stdio"},
         {"volume", cmd_volume, "Manage volumes (and pre-own host directories)"},
+        {"network", cmd_network, "Manage bridge networks"},
         {"audit", cmd_audit, "List risky containers; fail a pipeline with --fail-on"},
         {"check", cmd_check, "Prove the remapping on this host (seeds' T1-T7 and checklist)"},
         {"images", cmd_images, "List images"},

@@ -149,7 +149,10 @@ static void usage(FILE *f, const char *verb)
                 "      --userns MODE        host (no remapping), auto[:size=N] (a range of its own)\n"
                 "      --privileged         all capabilities, host devices (needs --userns=host)\n"
                 "      --pid host           share the host's PID namespace (needs --userns=host)\n"
-                "      --network MODE       none, host (needs --userns=host); default: private\n"
+                "      --network MODE       none, host (needs --userns=host), bridge or a network's name\n"
+                "                           (ghostbox network create); default: private (loopback only)\n"
+                "      --network-alias NAME another name peers on the network resolve to this container\n"
+                "      --ip ADDR            this container's address on its network\n"
                 "  -v, --volume SRC:DST[:OPTS]  bind mount (OPTS: ro, rw, idmap, propagation)\n"
                 "      --mount SPEC         type=bind|tmpfs,src=..,dst=..,readonly,...\n"
                 "      --tmpfs DST[:OPTS]   mount a tmpfs\n"
@@ -171,6 +174,8 @@ enum {
         OPT_PRIVILEGED,
         OPT_PID,
         OPT_NETWORK,
+        OPT_NETWORK_ALIAS,
+        OPT_IP,
         OPT_MOUNT,
         OPT_TMPFS,
         OPT_INIT,
@@ -204,6 +209,9 @@ static int parse_run_flags(const char *verb, int argc, char **argv, struct gb_ru
                 {"pid", required_argument, NULL, OPT_PID},
                 {"network", required_argument, NULL, OPT_NETWORK},
                 {"net", required_argument, NULL, OPT_NETWORK},
+                {"network-alias", required_argument, NULL, OPT_NETWORK_ALIAS},
+                {"net-alias", required_argument, NULL, OPT_NETWORK_ALIAS},
+                {"ip", required_argument, NULL, OPT_IP},
                 {"volume", required_argument, NULL, 'v'},
                 {"mount", required_argument, NULL, OPT_MOUNT},
                 {"tmpfs", required_argument, NULL, OPT_TMPFS},
@@ -291,17 +299,29 @@ static int parse_run_flags(const char *verb, int argc, char **argv, struct gb_ru
                         break;
                 case OPT_NETWORK:
                         o->net_host = o->net_none = false;
+                        o->net_private = strcmp(optarg, "private") == 0;
                         if (strcmp(optarg, "host") == 0)
                                 o->net_host = true;
                         else if (strcmp(optarg, "none") == 0)
                                 o->net_none = true;
-                        else if (strcmp(optarg, "default") != 0 && strcmp(optarg, "bridge") != 0 &&
-                                 strcmp(optarg, "private") != 0) {
-                                cli_errorf("--network %s: use none, host, or private (the default: a network "
-                                           "namespace of its own with loopback)",
-                                           optarg);
-                                return -1;
+                        else if (strcmp(optarg, "default") != 0 && strcmp(optarg, "private") != 0) {
+                                free(o->network);
+                                o->network = gb_xstrdup(optarg);
+                        } else {
+                                free(o->network);
+                                o->network = NULL;
                         }
+                        break;
+                case OPT_NETWORK_ALIAS: {
+                        size_t n = gb_strv_len(o->net_aliases);
+                        o->net_aliases = gb_xrealloc(o->net_aliases, (n + 2) * sizeof(char *));
+                        o->net_aliases[n] = gb_xstrdup(optarg);
+                        o->net_aliases[n + 1] = NULL;
+                        break;
+                }
+                case OPT_IP:
+                        free(o->ip);
+                        o->ip = gb_xstrdup(optarg);
                         break;
                 case 'v':
                         if (add_mount(o, optarg, true) < 0)

@@ -41,6 +41,7 @@ int cmd_cp(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_exec(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_attach(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_volume(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_network(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_check(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_audit(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_idmap(struct gb_cli_ctx *ctx, int argc, char **argv);

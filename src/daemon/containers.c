@@ -209,11 +209,25 @@ static int opts_from_json(json_t *body, struct gb_run_opts *o, struct gb_error *
                 o->net_host = true;
         else if (s && strcmp(s, "none") == 0)
                 o->net_none = true;
-        else if (s && *s && strcmp(s, "default") != 0 && strcmp(s, "bridge") != 0 && strcmp(s, "private") != 0)
-                return gb_error_set(err, EINVAL,
-                                    "HostConfig.NetworkMode %s: use none, host, or default (a network namespace of "
-                                    "its own with loopback)",
-                                    s);
+        else if (s && strcmp(s, "private") == 0)
+                o->net_private = true;
+        else if (s && *s && strcmp(s, "default") != 0) {
+                /* "bridge" or a user-defined network; container:ID is not
+                 * supported. */
+                json_t *ep = json_object_get(
+                        json_object_get(json_object_get(body, "NetworkingConfig"), "EndpointsConfig"), s);
+                if (gb_str_has_prefix(s, "container:"))
+                        return gb_error_set(err, EINVAL, "HostConfig.NetworkMode %s is not supported", s);
+                o->network = gb_xstrdup(s);
+                if (json_is_object(ep)) {
+                        STRV(ep, "Aliases", o->net_aliases, NULL);
+                        s = str_field(json_object_get(ep, "IPAMConfig"), "IPv4Address", &bad);
+                        if (bad)
+                                return gb_error_set(err, EINVAL, "field IPAMConfig.IPv4Address must be a string");
+                        if (s && *s)
+                                o->ip = gb_xstrdup(s);
+                }
+        }
         v = json_object_get(hc, "SecurityOpt");
         if (v && !json_is_null(v)) {
                 json_t *x;
@@ -383,7 +397,9 @@ static json_t *inspect_doc(struct gb_container *ct)
         }
         if (!json_object_get(d, "NetworkSettings"))
                 json_object_set_new(d, "NetworkSettings", json_pack("{s:{}, s:{}}", "Networks", "Ports"));
-        if (json_is_object(hc) && !json_object_get(hc, "LogConfig")) /* records made before it was stored */
+        /* The one log driver; compose attaches only to containers whose
+         * LogConfig.Type it knows; records made before it was stored lack it. */
+        if (json_is_object(hc) && !json_object_get(hc, "LogConfig"))
                 json_object_set_new(hc, "LogConfig", json_pack("{s:s, s:{}}", "Type", "json-file", "Config"));
         if (!json_object_get(d, "RestartCount"))
                 json_object_set_new(d, "RestartCount", json_integer(0));
@@ -426,7 +442,8 @@ static json_t *summary(struct gb_container *ct)
         fclose(f);
         cmd = buf;
         names = json_pack("[s]", json_string_value(json_object_get(d, "Name")) ?: "");
-        return json_pack("{s:s, s:o, s:s, s:s, s:s, s:I, s:s, s:s, s:[], s:O, s:{s:s}, s:{s:{}}, s:O}", "Id", ct->id,
+        json_t *nets = json_object_get(json_object_get(d, "NetworkSettings"), "Networks");
+        return json_pack("{s:s, s:o, s:s, s:s, s:s, s:I, s:s, s:s, s:[], s:O, s:{s:s}, s:{s:o}, s:O}", "Id", ct->id,
                          "Names", names, "Image", json_string_value(json_object_get(cfg, "Image")) ?: "", "ImageID",
                          json_string_value(json_object_get(d, "Image")) ?: "", "Command", cmd ? cmd : "", "Created",
                          (json_int_t)unix_time(json_string_value(json_object_get(d, "Created"))), "State",
@@ -437,8 +454,8 @@ static json_t *summary(struct gb_container *ct)
                          "HostConfig", "NetworkMode",
                          json_string_value(json_object_get(json_object_get(d, "HostConfig"), "NetworkMode"))
                                  ?: "default",
-                         "NetworkSettings", "Networks", "Mounts",
-                         json_object_get(d, "Mounts") ? json_object_get(d, "Mounts") : json_array());
+                         "NetworkSettings", "Networks", json_is_object(nets) ? json_deep_copy(nets) : json_object(),
+                         "Mounts", json_object_get(d, "Mounts") ? json_object_get(d, "Mounts") : json_array());
 }
 
 /* `filters` of GET /containers/json: label (k or k=v), name (substring,
@@ -449,18 +466,26 @@ static bool filter_values_ok(json_t *f, const char *key, bool (*match)(const cha
         const char *k;
         size_t i;
 
+        /* Docker: several label filters must all match (compose selects
+         * its containers by project AND service); other keys match any. */
+        bool every = strcmp(key, "label") == 0;
+
         if (!v)
                 return true;
         if (json_is_array(v)) {
-                json_array_foreach (v, i, x)
-                        if (json_is_string(x) && match(json_string_value(x), data))
-                                return true;
-                return false;
+                json_array_foreach (v, i, x) {
+                        bool m = json_is_string(x) && match(json_string_value(x), data);
+                        if (m != every)
+                                return m;
+                }
+                return every;
         }
-        json_object_foreach (v, k, x)
-                if (match(k, data))
-                        return true;
-        return false;
+        json_object_foreach (v, k, x) {
+                bool m = match(k, data);
+                if (m != every)
+                        return m;
+        }
+        return every;
 }
 
 static bool match_label(const char *want, void *data)

@@ -78,9 +78,9 @@ void h_info(struct conn *c, char **caps)
                         "ServerVersion", GB_VERSION);
         json_object_set_new(doc, "DefaultRuntime", json_string("ghostbox"));
         json_object_set_new(doc, "Runtimes", json_pack("{s:{s:s}}", "ghostbox", "path", "ghostbox-runtime"));
-        json_object_set_new(
-                doc, "Plugins",
-                json_pack("{s:[s], s:[s,s], s:[s]}", "Volume", "local", "Network", "host", "none", "Log", "json-file"));
+        json_object_set_new(doc, "Plugins",
+                            json_pack("{s:[s], s:[s,s,s], s:[s]}", "Volume", "local", "Network", "bridge", "host",
+                                      "none", "Log", "json-file"));
         json_object_set_new(doc, "Swarm",
                             json_pack("{s:s, s:s, s:s, s:b}", "NodeID", "", "NodeAddr", "", "LocalNodeState",
                                       "inactive", "ControlAvailable", false));

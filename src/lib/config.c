@@ -26,6 +26,7 @@ GB_EXPORT void gb_config_done(struct gb_config *c)
         free(c->log_level);
         free(c->storage_driver);
         free(c->cgroup_parent);
+        free(c->default_network);
         gb_strv_free(c->labels);
         *c = (struct gb_config){0};
 }
@@ -131,6 +132,8 @@ static int apply_key(const char *path, const char *key, json_t *v, struct gb_con
                 return set_string(path, key, v, &c->group, err);
         if (strcmp(key, "cgroup-parent") == 0)
                 return set_string(path, key, v, &c->cgroup_parent, err);
+        if (strcmp(key, "default-network") == 0)
+                return set_string(path, key, v, &c->default_network, err);
         if (strcmp(key, "debug") == 0) {
                 if (!json_is_boolean(v))
                         return gb_error_set(err, EINVAL, "Failed to load '%s': key \"%s\" must be true or false", path,
@@ -208,7 +211,7 @@ static int apply_key(const char *path, const char *key, json_t *v, struct gb_con
         return gb_error_set(err, EINVAL,
                             "Failed to load '%s': unknown key \"%.128s\" (known: userns-remap, data-root, exec-root, "
                             "hosts, group, debug, log-level, labels, pidfile, storage-driver, storage-shift, "
-                            "cgroup-parent)",
+                            "cgroup-parent, default-network)",
                             path, key);
 }
 

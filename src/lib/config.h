@@ -38,8 +38,10 @@ struct gb_config {
         char *pidfile;             /* NULL: not set; owned */
         char *log_level;           /* "debug" "info" "warn" "error" "fatal"; owned */
         bool debug;
-        char *storage_driver; /* "overlay2" (the only one); owned */
-        char *cgroup_parent;  /* NULL: not set; owned */
+        char *storage_driver;  /* "overlay2" (the only one); owned */
+        char *cgroup_parent;   /* NULL: not set; owned */
+        char *default_network; /* "default-network": the network of containers created without one; NULL:
+                                  a private loopback-only namespace (docs/network.md); owned */
         enum gb_storage_shift storage_shift;
         char **labels; /* "key=value", the daemon's (docker info); NULL-terminated, owned, never NULL */
 };

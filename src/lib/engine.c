@@ -17,6 +17,7 @@
 
 #include "cleanup.h"
 #include "engine.h"
+#include "network.h"
 #include "gb-config.h"
 #include "idmap-alloc.h"
 #include "monitor.h"
@@ -684,6 +685,7 @@ static json_t *build_record(const char *id, const char *name, const struct gb_ru
                                       o->pid_host ? "host" : "", "NetworkMode",
                                       o->net_host   ? "host"
                                       : o->net_none ? "none"
+                                      : o->network  ? o->network
                                                     : "default",
                                       "ReadonlyRootfs", o->read_only, "CapAdd", strv_json(o->cap_add), "CapDrop",
                                       strv_json(o->cap_drop), "Binds", json_array(), "Tmpfs", strv_json(o->tmpfs),
@@ -725,7 +727,10 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         struct gb_create_src src2 = *src;
         char image_id[GB_DIGEST_LEN] = "";
         json_t *ic = NULL;
-        bool remapped = false, auto_held = false, mounted = false, image_prepared = false;
+        bool remapped = false, auto_held = false, mounted = false, image_prepared = false, net_connected = false;
+        json_t *net_settings = NULL;
+        const char *netname = o->network;
+        _cleanup_free_ char *net_name = NULL;
         char id[GB_CONTAINER_ID_LEN + 1];
         uid_t root_uid = 0;
         gid_t root_gid = 0;
@@ -791,6 +796,10 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         r = gb_runspec_check(o, remapped, err);
         if (r < 0)
                 goto fail;
+        /* No network asked for: daemon.json's default-network, if any. */
+        if (!netname && !o->net_host && !o->net_none && !o->net_private && e->cfg.default_network &&
+            *e->cfg.default_network)
+                netname = e->cfg.default_network;
         if (remapped) {
                 uint32_t hu, hg;
                 if (gb_idmap_to_host(&uids, 0, &hu) < 0 || gb_idmap_to_host(&gids, 0, &hg) < 0) {
@@ -901,6 +910,20 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
                     (r = write_owned(resolv_f, resolv, root_uid, root_gid, err)) < 0)
                         goto fail_record;
         }
+        if (netname) {
+                struct gb_endpoint_req req = {
+                        .container_id = id,
+                        .name = name,
+                        .hostname = hn,
+                        .aliases = o->net_aliases,
+                        .hosts_path = hosts_f,
+                        .ip = o->ip,
+                };
+                r = gb_network_connect(e->cfg.data_root, netname, &req, &net_settings, &net_name, err);
+                if (r < 0)
+                        goto fail_record;
+                net_connected = true;
+        }
 
         {
                 struct gb_runspec_in in = {
@@ -946,6 +969,18 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
                 json_object_set_new(doc, "Mounts", mounts_json(o, copies, &binds));
                 json_object_set_new(json_object_get(doc, "HostConfig"), "Binds", binds);
         }
+        if (net_settings) {
+                /* Docker's shape; the top-level fields mirror the one
+                 * network, as Docker's do for the default bridge. */
+                json_object_set_new(json_object_get(doc, "HostConfig"), "NetworkMode", json_string(net_name));
+                json_object_set_new(doc, "NetworkSettings",
+                                    json_pack("{s:{s:O}, s:{}, s:s, s:s, s:O, s:O, s:O, s:O}", "Networks", net_name,
+                                              net_settings, "Ports", "Bridge", "", "SandboxKey", "", "IPAddress",
+                                              json_object_get(net_settings, "IPAddress"), "IPPrefixLen",
+                                              json_object_get(net_settings, "IPPrefixLen"), "Gateway",
+                                              json_object_get(net_settings, "Gateway"), "MacAddress",
+                                              json_object_get(net_settings, "MacAddress")));
+        }
         json_decref(c->doc);
         c->doc = doc;
         doc = NULL;
@@ -959,10 +994,16 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         free(shift);
         json_decref(ic);
         gb_rootfs_done(&rf);
+        json_decref(net_settings);
         memcpy(ret_id, id, sizeof(id));
         return 0;
 
 fail_record:
+        if (net_connected)
+                (void)gb_network_disconnect(e->cfg.data_root, e->cfg.exec_root,
+                                            json_string_value(json_object_get(net_settings, "NetworkID")), id, NULL);
+        json_decref(net_settings);
+        net_settings = NULL;
         if (image_prepared) {
                 struct gb_rootfs_opts ro = {
                         .exec_root = e->cfg.exec_root,
@@ -1108,6 +1149,140 @@ static int loopback_up(pid_t pid, struct gb_error *err)
         return 0;
 }
 
+/* Wire the container to each bridge network it has an endpoint on. */
+static int attach_networks(struct gb_engine *e, struct gb_container *c, struct gb_error *err)
+{
+        json_t *n;
+        const char *name;
+
+        json_object_foreach (json_object_get(json_object_get(c->doc, "NetworkSettings"), "Networks"), name, n) {
+                const char *nid = json_string_value(json_object_get(n, "NetworkID"));
+                if (!nid || !*nid)
+                        continue;
+                int r = gb_network_attach(e->cfg.data_root, e->cfg.exec_root, nid, c->id, record_pid(c, NULL), err);
+                if (r < 0)
+                        return gb_error_prefix(err, "Failed to connect container %.12s to network %s", c->id, name);
+        }
+        return 0;
+}
+
+static json_t *networks_of(struct gb_container *c)
+{
+        json_t *ns = json_object_get(c->doc, "NetworkSettings");
+
+        if (!json_is_object(ns)) {
+                ns = json_pack("{s:{}, s:{}}", "Networks", "Ports");
+                json_object_set_new(c->doc, "NetworkSettings", ns);
+        }
+        if (!json_is_object(json_object_get(ns, "Networks")))
+                json_object_set_new(ns, "Networks", json_object());
+        return json_object_get(ns, "Networks");
+}
+
+GB_EXPORT int gb_engine_network_connect(struct gb_engine *e, const char *ref, const char *net, char *const *aliases,
+                                        const char *ip, struct gb_error *err)
+{
+        _cleanup_(gb_container_freep) struct gb_container *c = NULL;
+        _cleanup_free_ char *hosts = NULL, *ifname = NULL, *net_name = NULL;
+        json_auto_t *rec = NULL;
+        json_t *nets, *settings = NULL;
+        const char *mode;
+        int r;
+
+        r = lookup_locked(e, ref, &c, err);
+        if (r < 0)
+                return r;
+        mode = json_string_value(json_object_get(json_object_get(c->doc, "HostConfig"), "NetworkMode")) ?: "";
+        if (strcmp(mode, "host") == 0 || strcmp(mode, "none") == 0)
+                return gb_error_set(err, EPERM, "container %.12s is in network mode %s: it cannot join a network",
+                                    c->id, mode);
+        r = gb_network_find(e->cfg.data_root, net, &rec, err);
+        if (r < 0)
+                return r;
+        nets = networks_of(c);
+        if (json_object_get(nets, json_string_value(json_object_get(rec, "Name"))))
+                return gb_error_set(err, EEXIST, "endpoint with name %s already exists in network %s",
+                                    gb_container_name(c), json_string_value(json_object_get(rec, "Name")));
+        hosts = gb_xasprintf("%s/hosts", c->dir);
+        /* The lowest ethN none of its other endpoints uses. */
+        for (unsigned n = 0; !ifname; n++) {
+                _cleanup_free_ char *cand = gb_xasprintf("eth%u", n);
+                bool used = false;
+                const char *k;
+                json_t *v;
+                json_object_foreach (nets, k, v) {
+                        json_auto_t *other = NULL;
+                        if (gb_network_find(e->cfg.data_root, json_string_value(json_object_get(v, "NetworkID")) ?: k,
+                                            &other, NULL) < 0)
+                                continue;
+                        json_t *ep = json_object_get(json_object_get(other, "Endpoints"), c->id);
+                        used |= strcmp(json_string_value(json_object_get(ep, "IfName")) ?: "eth0", cand) == 0;
+                }
+                if (!used)
+                        ifname = TAKE_PTR(cand);
+        }
+        {
+                _cleanup_free_ char *hn = gb_xstrdup(
+                        json_string_value(json_object_get(json_object_get(c->doc, "Config"), "Hostname")) ?: c->id);
+                struct gb_endpoint_req req = {
+                        .container_id = c->id,
+                        .name = gb_container_name(c),
+                        .hostname = hn,
+                        .aliases = aliases,
+                        .hosts_path = hosts,
+                        .ip = ip,
+                        .ifname = ifname,
+                };
+                r = gb_network_connect(e->cfg.data_root, net, &req, &settings, &net_name, err);
+                if (r < 0)
+                        return r;
+        }
+        json_object_set_new(nets, net_name, settings);
+        r = gb_container_save(c, err);
+        if (r < 0)
+                goto undo;
+        if (strcmp(gb_container_status(c), "running") == 0 && gb_engine_init_alive(c)) {
+                r = gb_network_attach(e->cfg.data_root, e->cfg.exec_root, json_string_value(json_object_get(rec, "Id")),
+                                      c->id, record_pid(c, NULL), err);
+                if (r < 0)
+                        goto undo;
+        }
+        return 0;
+undo:
+        (void)gb_network_disconnect(e->cfg.data_root, e->cfg.exec_root, json_string_value(json_object_get(rec, "Id")),
+                                    c->id, NULL);
+        json_object_del(nets, net_name);
+        (void)gb_container_save(c, NULL);
+        return r;
+}
+
+GB_EXPORT int gb_engine_network_disconnect(struct gb_engine *e, const char *ref, const char *net, struct gb_error *err)
+{
+        _cleanup_(gb_container_freep) struct gb_container *c = NULL;
+        json_auto_t *rec = NULL;
+        json_t *nets;
+        const char *name;
+        int r;
+
+        r = lookup_locked(e, ref, &c, err);
+        if (r < 0)
+                return r;
+        r = gb_network_find(e->cfg.data_root, net, &rec, err);
+        if (r < 0)
+                return r;
+        name = json_string_value(json_object_get(rec, "Name"));
+        nets = networks_of(c);
+        if (!json_object_get(nets, name))
+                return gb_error_set(err, EINVAL, "container %.12s is not connected to network %s", c->id, name);
+        /* Deleting the host end of the pair deletes the container's end. */
+        r = gb_network_disconnect(e->cfg.data_root, e->cfg.exec_root, json_string_value(json_object_get(rec, "Id")),
+                                  c->id, err);
+        if (r < 0)
+                return r;
+        json_object_del(nets, name);
+        return gb_container_save(c, err);
+}
+
 GB_EXPORT int gb_engine_start(struct gb_engine *e, const char *ref, unsigned attach_flags, int *ret_attach_fd,
                               pid_t *ret_monitor, struct gb_error *err)
 {
@@ -1153,6 +1328,9 @@ GB_EXPORT int gb_engine_start(struct gb_engine *e, const char *ref, unsigned att
                         if (r < 0)
                                 goto kill_it;
                 }
+                r = attach_networks(e, c, err);
+                if (r < 0)
+                        goto kill_it;
         }
         if (attach_flags) {
                 r = gb_monitor_attach(state, attach_flags, &afd, err);
@@ -1305,6 +1483,16 @@ GB_EXPORT int gb_engine_remove(struct gb_engine *e, const char *ref, bool force,
                                 anon[n_anon++] = gb_xstrdup(json_string_value(json_object_get(m, "Name")));
                                 anon[n_anon] = NULL;
                         }
+        }
+        {
+                json_t *n;
+                const char *nname;
+                json_object_foreach (json_object_get(json_object_get(c->doc, "NetworkSettings"), "Networks"), nname,
+                                     n) {
+                        const char *nid = json_string_value(json_object_get(n, "NetworkID"));
+                        if (nid && *nid)
+                                (void)gb_network_disconnect(e->cfg.data_root, e->cfg.exec_root, nid, c->id, NULL);
+                }
         }
         r = gb_container_remove(e->cfg.data_root, c, err);
         if (r < 0)

@@ -87,6 +87,13 @@ int gb_engine_refresh(struct gb_engine *e, struct gb_container *c, struct gb_err
 /* Is the container's init alive (pid and start time as recorded)? */
 bool gb_engine_init_alive(const struct gb_container *c);
 
+/* docker network connect / disconnect: the container joins (eth1, eth2...
+ * when it is on a network already; wired at once when running) or leaves
+ * network net. EPERM for host/none containers, EEXIST when already on it. */
+int gb_engine_network_connect(struct gb_engine *e, const char *ref, const char *net, char *const *aliases,
+                              const char *ip, struct gb_error *err);
+int gb_engine_network_disconnect(struct gb_engine *e, const char *ref, const char *net, struct gb_error *err);
+
 /* The --userns=auto state file and pool. */
 char *gb_engine_auto_state(const struct gb_engine *e);
 int gb_engine_auto_pool(const struct gb_engine *e, struct gb_idmap *uids, struct gb_idmap *gids, struct gb_error *err);

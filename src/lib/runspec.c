@@ -74,6 +74,9 @@ GB_EXPORT void gb_run_opts_clear(struct gb_run_opts *o)
         for (size_t i = 0; i < o->n_mounts; i++)
                 gb_mount_req_clear(&o->mounts[i]);
         free(o->mounts);
+        free(o->network);
+        gb_strv_free(o->net_aliases);
+        free(o->ip);
         memset(o, 0, sizeof(*o));
 }
 
@@ -131,6 +134,8 @@ GB_EXPORT int gb_runspec_check(const struct gb_run_opts *o, bool remapped, struc
                 return gb_error_set(err, EINVAL,
                                     "Failed to create container: --network=host is incompatible with user namespace "
                                     "remapping; add --userns=host");
+        if ((o->net_host || o->net_none) && o->network)
+                return gb_error_set(err, EINVAL, "Failed to create container: --network given twice");
         if (o->net_host && o->net_none)
                 return gb_error_set(err, EINVAL, "Failed to create container: --network given twice");
         return 0;

@@ -41,9 +41,13 @@ struct gb_run_opts {
         enum gb_userns_mode userns;
         uint32_t userns_size; /* --userns=auto:size=N, default 65536 */
         bool pid_host, net_host, net_none;
+        bool net_private;            /* --network private: loopback only even when daemon.json has a default-network */
         char **tmpfs;                /* DST[:OPTS] */
         struct gb_mount_req *mounts; /* -v and --mount, in flag order */
         size_t n_mounts;
+        char *network;      /* --network NAME: a bridge network ("bridge" or user-defined); NULL: none of them */
+        char **net_aliases; /* --network-alias, NULL-terminated */
+        char *ip;           /* --ip on that network; NULL: allocated */
 };
 
 void gb_run_opts_clear(struct gb_run_opts *o);
