@@ -513,6 +513,74 @@ static bool match_status(const char *want, void *data)
         return strcmp(gb_container_status(data), want) == 0;
 }
 
+/* ancestor: the image as given at create ("busybox" also matches
+ * "busybox:latest") or its ID (a prefix, with or without "sha256:"). */
+static bool match_ancestor(const char *want, void *data)
+{
+        json_t *d = ((struct gb_container *)data)->doc;
+        const char *img = json_string_value(json_object_get(json_object_get(d, "Config"), "Image")) ?: "";
+        const char *id = json_string_value(json_object_get(d, "Image")) ?: "";
+        size_t wl = strlen(want);
+
+        if (!*want)
+                return false;
+        if (strcmp(img, want) == 0 || (strncmp(img, want, wl) == 0 && strcmp(img + wl, ":latest") == 0) ||
+            (!strchr(img, ':') && strncmp(want, img, strlen(img)) == 0 && strcmp(want + strlen(img), ":latest") == 0))
+                return true;
+        return gb_str_has_prefix(id, want) || (gb_str_has_prefix(id, "sha256:") && gb_str_has_prefix(id + 7, want));
+}
+
+static bool match_exited(const char *want, void *data)
+{
+        json_t *st = json_object_get(((struct gb_container *)data)->doc, "State");
+        char *end;
+        long code = strtol(want, &end, 10);
+
+        return *want && !*end && strcmp(gb_container_status(data), "exited") == 0 &&
+               json_integer_value(json_object_get(st, "ExitCode")) == code;
+}
+
+static bool match_volume(const char *want, void *data)
+{
+        json_t *m;
+        size_t i;
+
+        json_array_foreach (json_object_get(((struct gb_container *)data)->doc, "Mounts"), i, m)
+                if (strcmp(json_string_value(json_object_get(m, "Name")) ?: "", want) == 0 ||
+                    strcmp(json_string_value(json_object_get(m, "Destination")) ?: "", want) == 0 ||
+                    strcmp(json_string_value(json_object_get(m, "Source")) ?: "", want) == 0)
+                        return true;
+        return false;
+}
+
+static bool match_network(const char *want, void *data)
+{
+        json_t *d = ((struct gb_container *)data)->doc;
+        const char *mode = json_string_value(json_object_get(json_object_get(d, "HostConfig"), "NetworkMode"));
+
+        return json_object_get(json_object_get(json_object_get(d, "NetworkSettings"), "Networks"), want) ||
+               (mode && strcmp(mode, want) == 0);
+}
+
+/* before/since: the Created time of the one container named. */
+static int created_of(struct conn *c, json_t *filters, const char *key, char **ret)
+{
+        json_t *v = json_object_get(filters, key);
+        const char *ref = NULL;
+        _cleanup_(gb_container_freep) struct gb_container *ct = NULL;
+
+        *ret = NULL;
+        if (!v)
+                return 0;
+        ref = json_is_array(v) ? json_string_value(json_array_get(v, 0)) : json_object_iter_key(json_object_iter(v));
+        if (!ref || gb_container_lookup(gbd_engine.cfg.data_root, ref, false, &ct, NULL) < 0) {
+                conn_error(c, 404, "No such container: %s", ref ? ref : "");
+                return -ENOENT;
+        }
+        *ret = gb_xstrdup(json_string_value(json_object_get(ct->doc, "Created")) ?: "");
+        return 0;
+}
+
 void h_containers_list(struct conn *c, char **caps)
 {
         _cleanup_free_ char *filt = q_get(c, "filters");
@@ -526,14 +594,24 @@ void h_containers_list(struct conn *c, char **caps)
                         conn_error(c, 400, "invalid filters: %s", filt);
                         return;
                 }
-                json_object_foreach (filters, k, x)
-                        if (strcmp(k, "label") != 0 && strcmp(k, "name") != 0 && strcmp(k, "id") != 0 &&
-                            strcmp(k, "status") != 0) {
-                                conn_error(c, 400, "invalid filter '%s' (ghostboxd supports label, name, id, status)",
+                static const char *const keys[] = {"label",  "name",   "id",      "status", "ancestor",
+                                                   "exited", "volume", "network", "before", "since"};
+                json_object_foreach (filters, k, x) {
+                        bool known = false;
+                        for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+                                known = known || strcmp(k, keys[i]) == 0;
+                        if (!known) {
+                                conn_error(c, 400,
+                                           "invalid filter '%s' (ghostboxd supports label, name, id, status, ancestor, "
+                                           "exited, volume, network, before, since)",
                                            k);
                                 return;
                         }
+                }
         }
+        _cleanup_free_ char *before = NULL, *since = NULL;
+        if (created_of(c, filters, "before", &before) < 0 || created_of(c, filters, "since", &since) < 0)
+                return;
         _cleanup_strv_ char **ids = NULL;
         struct gb_error err = {0};
         bool all = q_bool(c, "all");
@@ -555,13 +633,24 @@ void h_containers_list(struct conn *c, char **caps)
                 if (gb_container_lookup(gbd_engine.cfg.data_root, *id, false, &ct, NULL) < 0)
                         continue;
                 (void)gb_engine_refresh(&gbd_engine, ct, NULL);
-                if (!all && strcmp(gb_container_status(ct), "running") != 0 && !json_object_get(filters, "status"))
+                if (!all && strcmp(gb_container_status(ct), "running") != 0 && !json_object_get(filters, "status") &&
+                    !json_object_get(filters, "exited"))
                         continue;
                 if (!filter_values_ok(filters, "label", match_label, ct) ||
                     !filter_values_ok(filters, "name", match_name, ct) ||
                     !filter_values_ok(filters, "id", match_id, ct) ||
-                    !filter_values_ok(filters, "status", match_status, ct))
+                    !filter_values_ok(filters, "status", match_status, ct) ||
+                    !filter_values_ok(filters, "ancestor", match_ancestor, ct) ||
+                    !filter_values_ok(filters, "exited", match_exited, ct) ||
+                    !filter_values_ok(filters, "volume", match_volume, ct) ||
+                    !filter_values_ok(filters, "network", match_network, ct))
                         continue;
+                {
+                        const char *cr = json_string_value(json_object_get(ct->doc, "Created")) ?: "";
+                        /* RFC 3339 times of one format order as strings. */
+                        if ((before && strcmp(cr, before) >= 0) || (since && strcmp(cr, since) <= 0))
+                                continue;
+                }
                 json_array_append_new(out, summary(ct));
         }
         conn_json(c, 200, out);

@@ -179,7 +179,19 @@ d run -d --name labelled -l app=web busybox sleep 300 >/dev/null
 check_eq "docker ps --filter label=app=web: labels reach the record" labelled "$(d ps --filter label=app=web --format '{{.Names}}')"
 check_eq "docker ps --filter name=" labelled "$(d ps --filter name=abell --format '{{.Names}}')"
 check_match "an unsupported filter: 400 naming it" "invalid filter 'bogus'" "$(d ps --filter bogus=1 2>&1)"
-d rm -f labelled >/dev/null
+d run --name ex3 busybox sh -c 'exit 3' >/dev/null 2>&1
+d run -d --name withvol -v vf:/data busybox sleep 300 >/dev/null
+names() { d ps "$@" --format '{{.Names}}' | sort | paste -sd' '; }
+check_eq "docker ps --filter ancestor=busybox" "labelled web withvol" "$(names --filter ancestor=busybox)"
+check_eq "... ancestor=busybox:latest and by image ID" "labelled web withvol labelled web withvol" \
+        "$(names --filter ancestor=busybox:latest) $(names --filter ancestor="$(d inspect -f '{{.Id}}' busybox | cut -c8-19)")"
+check_eq "... exited=3 (no -a needed)" "ex3" "$(names --filter exited=3)"
+check_eq "... volume=vf" "withvol" "$(names --filter volume=vf)"
+check_eq "... since=labelled -a" "ex3 withvol" "$(names -a --filter since=labelled)"
+check_eq "... before=ex3 -a" "labelled web" "$(names -a --filter before=ex3)"
+check_match "... before= a missing container: 404" "No such container: nope" "$(d ps --filter before=nope 2>&1)"
+d rm -f labelled ex3 withvol >/dev/null
+d volume rm vf >/dev/null
 gb run -d --name fromcli "${R[@]}" sleep 300 >/dev/null
 check_match "docker ps sees a container the CLI made" 'fromcli' "$(d ps)"
 check_match "ghostbox ps sees the one docker made" 'web' "$(gb ps)"
