@@ -84,7 +84,18 @@ done
 # the host is untouched, and every mount the bench leaves dies with it.
 if [ -z "${GB_BENCH_INNER:-}" ]; then
         export GB_BENCH_INNER=1
-        exec unshare --mount --propagation private -- bash "$0" "${orig_args[@]}"
+        netns_before=$(ls /run/netns 2>/dev/null)
+        unshare --mount --propagation private -- bash "$0" "${orig_args[@]}"
+        rc=$?
+        # podman mounts its network namespaces in our private namespace
+        # (gone with it) over files it makes in the host's /run/netns, and
+        # leaves the files: remove the new ones that are not mounted here.
+        for p in /run/netns/netns-*; do
+                [ -e "$p" ] || continue
+                grep -qxF "${p##*/}" <<<"$netns_before" && continue
+                mountpoint -q "$p" || rm -f "$p"
+        done
+        exit $rc
 fi
 cgroup_note="host cgroup layout used"
 if mountpoint -q /sys/fs/cgroup/unified 2>/dev/null && grep -q . /sys/fs/cgroup/unified/cgroup.controllers; then
