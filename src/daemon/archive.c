@@ -140,9 +140,6 @@ void h_container_archive_put(struct conn *c, char **caps)
                 .no_overwrite_dir_nondir = q_bool(c, "noOverwriteDirNonDir"),
         };
         struct gb_error err = {0};
-        unsigned long long total = 0;
-        char buf[65536];
-        ssize_t n;
         int r;
 
         if (!(path = path_param(c)) || open_fs(c, caps[0], &ct, &f) < 0)
@@ -157,33 +154,9 @@ void h_container_archive_put(struct conn *c, char **caps)
                 cfs_error(c, r, &err);
                 return;
         }
-        (void)gb_mkdir_p(tmpdir, 0700);
-        fd = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (fd < 0) {
-                conn_error(c, 500, "Failed to create a temporary file in '%s': %s", tmpdir, strerror(errno));
+        fd = conn_spool_body(c, tmpdir, GBD_MAX_ARCHIVE_BYTES, "archive");
+        if (fd < 0)
                 return;
-        }
-        while ((n = conn_body_read(c, buf, sizeof(buf))) > 0) {
-                total += (unsigned long long)n;
-                if (total > GBD_MAX_ARCHIVE_BYTES) {
-                        c->keep_alive = false;
-                        conn_error(c, 413, "archive over %llu bytes", GBD_MAX_ARCHIVE_BYTES);
-                        return;
-                }
-                if (gb_write_all(fd, buf, (size_t)n) < 0) {
-                        conn_error(c, 500, "Failed to store the upload: %s", strerror(errno));
-                        return;
-                }
-        }
-        if (n < 0) {
-                c->keep_alive = false;
-                conn_error(c, 400, "Failed to read the archive: %s", strerror((int)-n));
-                return;
-        }
-        if (lseek(fd, 0, SEEK_SET) < 0) {
-                conn_error(c, 500, "Failed to rewind the upload: %s", strerror(errno));
-                return;
-        }
         r = gb_cfs_put(&f, path, fd, &po, &err);
         if (r < 0) {
                 cfs_error(c, r, &err);

@@ -126,3 +126,10 @@ void h_container_changes(struct conn *c, char **caps);
 /* Query helpers over c->req.query. */
 char *q_get(struct conn *c, const char *key);
 bool q_bool(struct conn *c, const char *key);
+
+/* The request body spooled to an unnamed file below dir (see http.c);
+ * -1 after sending the error. */
+int conn_spool_body(struct conn *c, const char *dir, unsigned long long max, const char *what);
+
+/* The image store, or NULL after sending the error. */
+struct gb_store *gbd_open_store(struct conn *c);

@@ -2,6 +2,7 @@
  * write responses; keep-alive until the client closes or a response was
  * streamed or hijacked. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -381,4 +382,45 @@ void conn_stream_begin_extra(struct conn *c, int status, const char *ctype, cons
 {
         c->keep_alive = false;
         headers(c, status, ctype, extra, -1);
+}
+
+/* The request body into an unnamed file in dir (O_TMPFILE), rewound: a
+ * handler can then read it more than once, and a cut upload leaves
+ * nothing behind. Over max bytes: 413. On failure the error is sent and
+ * -1 returned. */
+int conn_spool_body(struct conn *c, const char *dir, unsigned long long max, const char *what)
+{
+        _cleanup_close_ int fd = -EBADF;
+        unsigned long long total = 0;
+        char buf[65536];
+        ssize_t n;
+
+        (void)gb_mkdir_p(dir, 0700);
+        fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0) {
+                conn_error(c, 500, "Failed to create a temporary file in '%s': %s", dir, strerror(errno));
+                return -1;
+        }
+        while ((n = conn_body_read(c, buf, sizeof(buf))) > 0) {
+                total += (unsigned long long)n;
+                if (total > max) {
+                        c->keep_alive = false;
+                        conn_error(c, 413, "%s over %llu bytes", what, max);
+                        return -1;
+                }
+                if (gb_write_all(fd, buf, (size_t)n) < 0) {
+                        conn_error(c, 500, "Failed to store the upload: %s", strerror(errno));
+                        return -1;
+                }
+        }
+        if (n < 0) {
+                c->keep_alive = false;
+                conn_error(c, 400, "Failed to read the %s: %s", what, strerror((int)-n));
+                return -1;
+        }
+        if (lseek(fd, 0, SEEK_SET) < 0) {
+                conn_error(c, 500, "Failed to rewind the upload: %s", strerror(errno));
+                return -1;
+        }
+        return TAKE_FD(fd);
 }

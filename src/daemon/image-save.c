@@ -17,19 +17,6 @@
 /* An image config is a few KiB; this bounds a damaged one. */
 #define MAX_CONFIG_BYTES (16 * 1024 * 1024)
 
-static struct gb_store *open_store(struct conn *c)
-{
-        struct gb_store *s = NULL;
-        struct gb_error err = {0};
-        int r = gb_store_open(gbd_engine.cfg.data_root, &s, &err);
-
-        if (r < 0) {
-                conn_gb_error(c, r, &err);
-                return NULL;
-        }
-        return s;
-}
-
 /* Current CLIs may send normalized names (docker.io/library/x); the store
  * keeps the familiar ones, as Docker's does. */
 static const char *familiar(const char *n)
@@ -60,7 +47,7 @@ static void save(struct conn *c, char **names)
                 conn_error(c, 400, "no image named: pass one or more names= to save");
                 return;
         }
-        s = open_store(c);
+        s = gbd_open_store(c);
         if (!s)
                 return;
         for (char **n = names; *n; n++) {
@@ -128,7 +115,7 @@ static long long unix_time(const char *ts)
  * OCI images) gets one row per layer, so the layers still show. */
 void h_image_history(struct conn *c, char **caps)
 {
-        _cleanup_(gb_store_freep) struct gb_store *s = open_store(c);
+        _cleanup_(gb_store_freep) struct gb_store *s = gbd_open_store(c);
         _cleanup_free_ char *path = NULL, *text = NULL;
         struct gb_layer_meta *layers = NULL;
         struct gb_image_summary *sums = NULL;

@@ -35,7 +35,7 @@ static json_t *strv_json(char *const *v)
         return a;
 }
 
-static struct gb_store *open_store(struct conn *c)
+struct gb_store *gbd_open_store(struct conn *c)
 {
         struct gb_store *s = NULL;
         struct gb_error err = {0};
@@ -227,7 +227,7 @@ void h_images_list(struct conn *c, char **caps)
                         }
                 }
         }
-        s = open_store(c);
+        s = gbd_open_store(c);
         if (!s)
                 return;
         fl = (struct img_filter){.f = filters, .s = s};
@@ -290,7 +290,7 @@ void h_images_create(struct conn *c, char **caps)
 
 void h_image_inspect(struct conn *c, char **caps)
 {
-        struct gb_store *s = open_store(c);
+        struct gb_store *s = gbd_open_store(c);
         struct gb_image_config *ic = NULL;
         struct gb_image_summary *v = NULL;
         struct gb_error err = {0};
@@ -362,7 +362,7 @@ void h_image_tag(struct conn *c, char **caps)
                 conn_error(c, 400, "repository name (repo) is required");
                 return;
         }
-        s = open_store(c);
+        s = gbd_open_store(c);
         if (!s)
                 return;
         /* Current CLIs send the normalized name (docker.io/library/x); the
@@ -385,7 +385,7 @@ void h_image_tag(struct conn *c, char **caps)
 
 void h_image_delete(struct conn *c, char **caps)
 {
-        struct gb_store *s = open_store(c);
+        struct gb_store *s = gbd_open_store(c);
         struct gb_error err = {0};
         _cleanup_strv_ char **lines = NULL;
         json_t *out;
@@ -422,42 +422,14 @@ void h_images_load(struct conn *c, char **caps)
         struct gb_store *s;
         struct gb_error err = {0};
         struct gb_load_opts lo = {0};
-        unsigned long long total = 0;
-        char buf[65536];
-        ssize_t n;
         json_t *out;
         int r;
 
-        (void)gb_mkdir_p(tmpdir, 0700);
-        /* The body goes to an unnamed file first: the store may need to
-         * read the archive more than once, and a cut upload leaves nothing. */
-        fd = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (fd < 0) {
-                conn_error(c, 500, "Failed to create a temporary file in '%s': %s", tmpdir, strerror(errno));
+        /* The store may read the archive more than once. */
+        fd = conn_spool_body(c, tmpdir, MAX_LOAD_BYTES, "image archive");
+        if (fd < 0)
                 return;
-        }
-        while ((n = conn_body_read(c, buf, sizeof(buf))) > 0) {
-                total += (unsigned long long)n;
-                if (total > MAX_LOAD_BYTES) {
-                        c->keep_alive = false;
-                        conn_error(c, 413, "image archive over %llu bytes", MAX_LOAD_BYTES);
-                        return;
-                }
-                if (gb_write_all(fd, buf, (size_t)n) < 0) {
-                        conn_error(c, 500, "Failed to store the upload: %s", strerror(errno));
-                        return;
-                }
-        }
-        if (n < 0) {
-                c->keep_alive = false;
-                conn_error(c, 400, "Failed to read the image archive: %s", strerror((int)-n));
-                return;
-        }
-        if (lseek(fd, 0, SEEK_SET) < 0) {
-                conn_error(c, 500, "Failed to rewind the upload: %s", strerror(errno));
-                return;
-        }
-        s = open_store(c);
+        s = gbd_open_store(c);
         if (!s)
                 return;
         r = gb_store_load(s, fd, &lo, &loaded, &err);
