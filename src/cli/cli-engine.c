@@ -38,32 +38,6 @@ int cli_open_engine(struct gb_cli_ctx *ctx, struct gb_engine *e)
         return 0;
 }
 
-static const struct {
-        const char *name;
-        int sig;
-} signals[] = {
-        {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ILL", SIGILL},   {"TRAP", SIGTRAP},
-        {"ABRT", SIGABRT}, {"BUS", SIGBUS},     {"FPE", SIGFPE},   {"KILL", SIGKILL}, {"USR1", SIGUSR1},
-        {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},   {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM},
-        {"CHLD", SIGCHLD}, {"CONT", SIGCONT},   {"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
-        {"TTOU", SIGTTOU}, {"URG", SIGURG},     {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM},
-        {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},     {"PWR", SIGPWR},   {"SYS", SIGSYS},
-};
-
-int cli_parse_signal(const char *s)
-{
-        uint32_t n;
-
-        if (gb_parse_u32(s, &n) == 0)
-                return n > 0 && n < 65 ? (int)n : -1;
-        if (strncasecmp(s, "SIG", 3) == 0)
-                s += 3;
-        for (size_t i = 0; i < ARRAY_SIZE(signals); i++)
-                if (strcasecmp(s, signals[i].name) == 0)
-                        return signals[i].sig;
-        return -1;
-}
-
 static bool parse_ts(const char *ts, time_t *ret)
 {
         struct tm tm = {0};

@@ -15,9 +15,6 @@
 /* Load config + remap into *e; prints the error and returns -1 on failure. */
 int cli_open_engine(struct gb_cli_ctx *ctx, struct gb_engine *e);
 
-/* "KILL", "SIGKILL", "9" -> 9; -1 when unknown. */
-int cli_parse_signal(const char *s);
-
 /* "Up 3 minutes", "Exited (0) 2 seconds ago", "Created" from a record. */
 char *cli_status_text(json_t *doc);
 

@@ -141,7 +141,7 @@ int cmd_kill(struct gb_cli_ctx *ctx, int argc, char **argv)
         while ((c = getopt_long(argc, argv, "+s:", opts, NULL)) != -1) {
                 switch (c) {
                 case 's':
-                        sig = cli_parse_signal(optarg);
+                        sig = gb_parse_signal(optarg);
                         if (sig < 0) {
                                 cli_errorf("invalid signal: %s", optarg);
                                 return EXIT_ENGINE;

@@ -85,22 +85,33 @@ static char *stat_header_line(const struct gb_cfs_stat *st)
         return gb_xasprintf("X-Docker-Container-Path-Stat: %s\r\n", v);
 }
 
+/* HEAD and GET: the path= parameter, the container's files and the path's
+ * stat header line; false after sending the error. */
+static bool open_and_stat(struct conn *c, const char *ref, struct gb_cfs *f, struct gb_cfs_stat *st, char **ret_path,
+                          char **ret_hdr)
+{
+        struct gb_error err = {0};
+        int r;
+
+        if (!(*ret_path = path_param(c)) || open_fs(c, ref, NULL, f) < 0)
+                return false;
+        r = gb_cfs_stat(f, *ret_path, st, &err);
+        if (r < 0) {
+                cfs_error(c, r, &err);
+                return false;
+        }
+        *ret_hdr = stat_header_line(st);
+        return true;
+}
+
 void h_container_archive_head(struct conn *c, char **caps)
 {
         _cleanup_(gb_cfs_done) struct gb_cfs f = {.root_fd = -EBADF};
         _cleanup_(gb_cfs_stat_done) struct gb_cfs_stat st = {0};
         _cleanup_free_ char *path = NULL, *hdr = NULL;
-        struct gb_error err = {0};
-        int r;
 
-        if (!(path = path_param(c)) || open_fs(c, caps[0], NULL, &f) < 0)
+        if (!open_and_stat(c, caps[0], &f, &st, &path, &hdr))
                 return;
-        r = gb_cfs_stat(&f, path, &st, &err);
-        if (r < 0) {
-                cfs_error(c, r, &err);
-                return;
-        }
-        hdr = stat_header_line(&st);
         conn_respond_extra(c, 200, NULL, hdr, NULL, 0);
 }
 
@@ -112,14 +123,8 @@ void h_container_archive_get(struct conn *c, char **caps)
         struct gb_error err = {0};
         int r;
 
-        if (!(path = path_param(c)) || open_fs(c, caps[0], NULL, &f) < 0)
+        if (!open_and_stat(c, caps[0], &f, &st, &path, &hdr))
                 return;
-        r = gb_cfs_stat(&f, path, &st, &err);
-        if (r < 0) {
-                cfs_error(c, r, &err);
-                return;
-        }
-        hdr = stat_header_line(&st);
         conn_stream_begin_extra(c, 200, "application/x-tar", hdr);
         r = gb_cfs_tar(&f, path, c->fd, &err);
         /* The status line is out: a failure can only cut the stream short,

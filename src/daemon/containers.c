@@ -660,7 +660,7 @@ void h_container_kill(struct conn *c, char **caps)
 {
         _cleanup_free_ char *sig_s = q_get(c, "signal");
         struct gb_error err = {0};
-        int sig = sig_s && *sig_s ? cli_parse_signal(sig_s) : SIGKILL;
+        int sig = sig_s && *sig_s ? gb_parse_signal(sig_s) : SIGKILL;
         int r;
 
         if (sig < 0) {

@@ -323,28 +323,3 @@ int rt_wait_forward(int pidfd, const sigset_t *forwarded)
                 return si.si_status;
         return 128 + si.si_status;
 }
-
-int rt_parse_signal(const char *s)
-{
-        static const struct {
-                const char *name;
-                int sig;
-        } sigs[] = {
-                {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ILL", SIGILL},   {"TRAP", SIGTRAP},
-                {"ABRT", SIGABRT}, {"BUS", SIGBUS},     {"FPE", SIGFPE},   {"KILL", SIGKILL}, {"USR1", SIGUSR1},
-                {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},   {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM},
-                {"CHLD", SIGCHLD}, {"CONT", SIGCONT},   {"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
-                {"TTOU", SIGTTOU}, {"URG", SIGURG},     {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM},
-                {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},     {"PWR", SIGPWR},   {"SYS", SIGSYS},
-        };
-        uint32_t n;
-
-        if (gb_parse_u32(s, &n) == 0)
-                return n > 0 && n < 65 ? (int)n : -EINVAL;
-        if (!strncmp(s, "SIG", 3))
-                s += 3;
-        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-                if (!strcasecmp(sigs[i].name, s))
-                        return sigs[i].sig;
-        return -EINVAL;
-}

@@ -67,7 +67,7 @@ int rt_kill(struct rt_ctx *ctx, int argc, char **argv)
         if (optind >= argc || argc - optind > 2)
                 return rt_error(ctx, "kill: expected ID [SIGNAL]");
         if (argc - optind == 2) {
-                sig = rt_parse_signal(argv[optind + 1]);
+                sig = gb_parse_signal(argv[optind + 1]);
                 if (sig < 0)
                         return rt_error(ctx, "unknown signal '%s'", argv[optind + 1]);
         }

@@ -73,5 +73,3 @@ int rt_protect_exe(struct rt_ctx *ctx, const struct gb_spec *spec, struct gb_err
  * code a shell would show (status, or 128+signal). */
 int rt_wait_forward(int pidfd, const sigset_t *forwarded);
 void rt_block_signals(sigset_t *set);
-/* Parse "KILL", "SIGKILL" or "9". */
-int rt_parse_signal(const char *s);

@@ -49,6 +49,7 @@ cat >"$T/proc.json" <<'J'
 {"args": ["sh", "-c", "echo $FOO; pwd"], "env": ["FOO=bar", "PATH=/bin"], "cwd": "/tmp", "user": {"uid": 0, "gid": 0}}
 J
 check_eq "exec --process FILE" "bar /tmp" "$(rt exec --process "$T/proc.json" c2 | tr '\n' ' ' | sed 's/ $//')"
+check_match "kill with an unknown signal: refused, naming it" "unknown signal 'NOPE'" "$(rt kill c2 NOPE 2>&1)"
 check "kill with a signal name" rt kill c2 KILL
 for _ in $(seq 50); do [ "$(rt state c2 | jq -r .status)" = stopped ] && break; sleep 0.05; done
 check_eq "state is stopped after kill" stopped "$(rt state c2 | jq -r .status)"

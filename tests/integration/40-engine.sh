@@ -84,6 +84,8 @@ out=$(gb run --rm --name dup "${R[@]}" true 2>&1)
 check_match "name conflict: Docker's message" 'is already in use by container' "$out"
 check "rename" gb rename dup dup2
 check_eq "renamed" "/dup2" "$(gb inspect -f '{{.Name}}' dup2)"
+out=$(gb kill -s SIGNOPE dup2 2>&1); rc=$?
+check_eq "kill -s with an unknown signal: refused (125), naming it" "125 ghostbox: invalid signal: SIGNOPE" "$rc $out"
 check "kill -s TERM" gb kill -s TERM dup2
 check_eq "wait prints the exit code" 143 "$(gb wait dup2)"
 check "rm after kill" gb rm dup2

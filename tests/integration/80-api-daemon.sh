@@ -100,6 +100,8 @@ code -X POST http://d/v1.41/containers/apic2/start >/dev/null
 check_eq "a name in use: 409" 409 "$(code -X POST -H 'Content-Type: application/json' -d '{"Image":"busybox"}' 'http://d/v1.41/containers/create?name=apic2')"
 check_match "... Docker's message" 'is already in use by container' "$(cat "$T/body")"
 check_eq "removing a running container without force: 409" 409 "$(code -X DELETE http://d/v1.41/containers/apic2)"
+check_eq "kill with an unknown signal: 400" 400 "$(code -X POST 'http://d/v1.41/containers/apic2/kill?signal=NOPE')"
+check_match "... naming it" 'Invalid signal: NOPE' "$(cat "$T/body")"
 check_eq "... with force=1: 204" 204 "$(code -X DELETE 'http://d/v1.41/containers/apic2?force=1')"
 check_eq "delete: 204" 204 "$(code -X DELETE http://d/v1.41/containers/apic)"
 check_fails "... and it is gone for the CLI too" gb inspect apic

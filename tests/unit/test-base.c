@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -60,6 +61,20 @@ static void test_atomic_write_and_read(void **state)
         assert_int_equal(access(dir, F_OK), -1);
 }
 
+static void test_parse_signal(void **state)
+{
+        assert_int_equal(gb_parse_signal("TERM"), SIGTERM);
+        assert_int_equal(gb_parse_signal("SIGKILL"), SIGKILL);
+        assert_int_equal(gb_parse_signal("sigusr1"), SIGUSR1);
+        assert_int_equal(gb_parse_signal("9"), 9);
+        assert_int_equal(gb_parse_signal("64"), 64);
+        assert_int_equal(gb_parse_signal("0"), -EINVAL);
+        assert_int_equal(gb_parse_signal("65"), -EINVAL);
+        assert_int_equal(gb_parse_signal("SIG"), -EINVAL);
+        assert_int_equal(gb_parse_signal("NOPE"), -EINVAL);
+        assert_int_equal(gb_parse_signal(""), -EINVAL);
+}
+
 static void test_mkdir_p_rm_rf(void **state)
 {
         char dir[] = "/tmp/gb-unit-XXXXXX";
@@ -84,6 +99,7 @@ int main(void)
                 cmocka_unit_test(test_error_chain),
                 cmocka_unit_test(test_atomic_write_and_read),
                 cmocka_unit_test(test_mkdir_p_rm_rf),
+                cmocka_unit_test(test_parse_signal),
         };
         return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }

@@ -57,6 +57,11 @@ char *gb_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * fds 0-2 (or passes "fd 3" to a child) would clobber or lose it. */
 void gb_ensure_std_fds(void);
 
+/* A signal by number (1-64) or name, with or without "SIG", in any case
+ * ("TERM", "sigkill", "9"): the signal, or -EINVAL. Shared by the CLI's
+ * kill/stop, the runtime's kill and the API's kill. */
+int gb_parse_signal(const char *s);
+
 /* Close every fd >= first: close_range(2), or a loop over /proc/self/fd on
  * kernels without it. Async-signal-safe apart from the fallback's opendir,
  * which a forked child of a single-threaded process may use. */
