@@ -50,8 +50,10 @@ out=$(gb run --rm "${R[@]}" sh -c 'echo out; echo err >&2' 2>"$T/err")
 check_eq "stdout reaches stdout" out "$out"
 check_eq "stderr reaches stderr" err "$(cat "$T/err")"
 check_eq "-i passes stdin" "hello" "$(echo hello | gb run --rm -i "${R[@]}" cat)"
-out=$(script -qec "${G[*]} run --rm -t ${R[*]} sh -c 'tty; stty size'" /dev/null </dev/null | tr -d '\r')
+out=$(on_tty "$TTY_TIMEOUT ${G[*]} run --rm -t ${R[*]} sh -c 'tty; stty size'")
 check_match "-t gives the container a pty" '^/dev/pts/[0-9]+' "$out"
+check_match "-it, typing on an open terminal: the line reaches the shell" 'got:hello' \
+        "$(on_tty_typed $'hello\n' "$TTY_TIMEOUT ${G[*]} run --rm -it ${R[*]} sh -c 'read x; echo got:\$x'")"
 check_eq "--rm leaves no record" "" "$(gb ps -aq)"
 check_eq "--rm leaves no mount" 0 "$(grep -c " $T/data" /proc/self/mountinfo)"
 
@@ -173,7 +175,7 @@ check_eq "exec returns the process's exit code" 3 $?
 check_eq "exec -i passes stdin" "piped" "$(echo piped | gb exec -i ex cat)"
 gb exec ex /nope 2>/dev/null
 check_eq "exec of a missing command: 127" 127 $?
-check_match "exec -t gives a pty" '^/dev/pts/[0-9]+' "$(script -qec "${G[*]} exec -t ex tty" /dev/null </dev/null | tr -d '\r')"
+check_match "exec -t gives a pty" '^/dev/pts/[0-9]+' "$(on_tty "$TTY_TIMEOUT ${G[*]} exec -t ex tty")"
 xpid=$(gb inspect -f '{{.State.Pid}}' ex)
 check_eq "exec'd process joins the container's PID namespace" \
         "$(readlink /proc/$xpid/ns/pid)" "$(gb exec ex readlink /proc/self/ns/pid)"

@@ -129,9 +129,12 @@ mon=$(pgrep -f "ghostbox-monitor.*$T.*" | head -1)
 ticks=$(awk '{print $14 + $15}' "/proc/$mon/stat" 2>/dev/null)
 check_match "a half-closed attach: the monitor idles (CPU ticks in 2 s: ${ticks:-none}, a spin is ~200)" '^[0-9]$|^[1-4][0-9]$' "${ticks:-none}"
 wait $spin_pid
-out=$(script -qec "timeout -k 5 30 $DOCKER run --rm -it busybox sh -c 'tty; exit 0'" /dev/null </dev/null | tr -d '\r')
+out=$(on_tty "$TTY_TIMEOUT $DOCKER run --rm -it busybox sh -c 'tty; exit 0'")
 check_match "docker run -it: a tty inside" '/dev/pts/[0-9]' "$out"
 [[ $out == */dev/pts/* ]] || dump_state
+out=$(on_tty_typed $'hello\n' "$TTY_TIMEOUT $DOCKER run --rm -it busybox sh -c 'read x; echo got:\$x'")
+check_match "docker run -it, typing on an open terminal: the line reaches the shell" 'got:hello' "$out"
+[[ $out == *got:hello* ]] || dump_state
 check_eq "docker run --rm leaves no container" "" "$(gb ps -aq)"
 
 # An AutoRemove that fails (here: an immutable directory in the upper layer)
@@ -172,7 +175,7 @@ check_match "docker events --since replays from the records" '^start web$' \
 check_eq "docker exec: output and exit code" "out 4" "$(d exec web sh -c 'echo out; echo err >&2; exit 4' 2>/dev/null | tr -d '\n'; echo " ${PIPESTATUS[0]}")"
 check_eq "docker exec -i: stdin" "HI" "$(echo hi | d exec -i web tr a-z A-Z)"
 check_eq "docker exec -u 33" "uid=33(www-data) gid=33(www-data)" "$(d exec -u 33 web id)"
-out=$(script -qec "timeout -k 5 30 $DOCKER exec -it web tty" /dev/null </dev/null | tr -d '\r')
+out=$(on_tty "$TTY_TIMEOUT $DOCKER exec -it web tty")
 check_match "docker exec -it: a tty" '/dev/pts/[0-9]' "$out"
 [[ $out == */dev/pts/* ]] || dump_state
 d exec web nope 2>/dev/null

@@ -115,7 +115,7 @@ d rm -f upd >/dev/null
 d run -d --name tt busybox sleep 300 >/dev/null
 # docker exec -it sends the terminal's size (ConsoleSize, then a resize):
 # set one on script's pty and read it back inside.
-out=$(script -qec "stty rows 33 cols 77; timeout -k 5 30 $DOCKER exec -it tt stty size" /dev/null </dev/null | tr -d '\r')
+out=$(on_tty "stty rows 33 cols 77; $TTY_TIMEOUT $DOCKER exec -it tt stty size")
 check_match "docker exec -it: the client's terminal size inside (stty size)" '(^|[^0-9])33 77$' "$out"
 [[ $out == *"33 77"* ]] || dump_state
 diag "exec ConsoleSize recorded: $(cat "$T"/run/api-exec/*.json 2>/dev/null | jq -c .ConsoleSize | paste -sd" ")"
@@ -123,7 +123,7 @@ diag "exec ConsoleSize recorded: $(cat "$T"/run/api-exec/*.json 2>/dev/null | jq
 for d2 in ${GB_DOCKER2:-} /usr/bin/docker /usr/local/bin/docker; do
         [ -x "$d2" ] && [ "$(readlink -f "$d2")" != "$(readlink -f "$DOCKER")" ] || continue
         v=$(timeout -k 5 30 "$d2" version --format '{{.Client.Version}}' 2>/dev/null)
-        out=$(script -qec "stty rows 21 cols 55; timeout -k 5 30 $d2 exec -it tt sh -c 'sleep 1; stty size'" /dev/null </dev/null | tr -d '\r')
+        out=$(on_tty "stty rows 21 cols 55; $TTY_TIMEOUT $d2 exec -it tt sh -c 'sleep 1; stty size'")
         check_match "docker $v exec -it: the size arrives by resize" '(^|[^0-9])21 55$' "$out"
         break
 done

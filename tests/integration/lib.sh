@@ -127,6 +127,22 @@ require_root() {
 
 done_testing() { echo "1..$_t_n"; }
 
+# on_tty 'COMMANDS': run shell commands on a fresh pty (script(1)), stdin at
+# EOF, and print their output without the CRs. Put client commands that set
+# raw mode under $TTY_TIMEOUT, not a plain timeout: timeout makes a process
+# group of its own, and a client that calls tcsetattr from a background group
+# is stopped by SIGTTOU until the timeout kills it -- unless the shell exec'd
+# timeout, leaving its group orphaned (bash -c does, dash -c does not). SHELL
+# is fixed so that the shell script(1) starts is the same on every machine.
+TTY_TIMEOUT="timeout --foreground -k 5 30"
+on_tty() { SHELL=/bin/sh script -qec "$1" /dev/null </dev/null | tr -d '\r'; }
+# on_tty_typed 'TEXT' 'COMMANDS': the same, with TEXT typed on the terminal a
+# second after the start and the terminal kept open 2 s more (an interactive
+# user: stdin is not at EOF while the client sets raw mode).
+on_tty_typed() {
+        { sleep 1; printf '%s' "$1"; sleep 2; } | SHELL=/bin/sh script -qec "$2" /dev/null | tr -d '\r'
+}
+
 # gbd_env: engine_env plus a busybox image and a ghostboxd of the test's own
 # on $SOCK (not started: call start_gbd), with DOCKER_HOST pointing at it.
 # Defines start_gbd/stop_gbd (stopped at exit), api/code (curl on the
