@@ -95,6 +95,7 @@ void h_image_tag(struct conn *c, char **caps);
 void h_image_delete(struct conn *c, char **caps);
 
 void h_container_rename(struct conn *c, char **caps);
+void h_commit(struct conn *c, char **caps);
 void h_container_update(struct conn *c, char **caps);
 void h_images_save(struct conn *c, char **caps);
 void h_image_save(struct conn *c, char **caps);

@@ -41,6 +41,7 @@
         X(archive_entry_size_is_set)             \
         X(archive_entry_symlink)                 \
         X(archive_entry_uid)                     \
+        X(archive_entry_xattr_add_entry)         \
         X(archive_entry_xattr_next)              \
         X(archive_entry_xattr_reset)             \
         X(archive_errno)                         \

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -452,6 +453,7 @@ static void entry_freep(struct archive_entry **e)
 struct tarw {
         struct archive *a;
         const struct gb_cfs *f;
+        bool layer; /* the upper as an image layer (gb_cfs_layer_tar) */
         struct link {
                 dev_t dev;
                 ino_t ino;
@@ -503,6 +505,84 @@ static int tar_file_data(struct tarw *w, int dfd, const char *leaf, const struct
 }
 
 static int tar_dir_children(struct tarw *w, int dfd, const char *leaf, const char *prefix, struct gb_error *err);
+static bool is_whiteout(const struct stat *st);
+static bool runtime_stub(const char *rel, const struct stat *st);
+static bool lower_has(const struct gb_cfs *f, const char *rel);
+
+/* Layer form of an overlayfs upper (the OCI image-spec's changeset):
+ * a whiteout device becomes an empty ".wh.NAME" beside it, an opaque
+ * directory gets a ".wh..wh..opq" entry, and a file capability is kept in
+ * v2 form (root of whichever namespace runs it), since a v3 value names
+ * this container's host root ID, which means nothing in another range. */
+static int layer_extra(struct tarw *w, int dfd, const char *leaf, const char *name, const struct stat *st,
+                       struct archive_entry *e, bool *ret_done, struct gb_error *err)
+{
+        _cleanup_(entry_freep) struct archive_entry *wh = NULL;
+        _cleanup_free_ char *whname = NULL;
+        const char *slash = strrchr(name, '/');
+        unsigned char caps[24];
+        ssize_t n;
+
+        *ret_done = false;
+        if (is_whiteout(st)) {
+                *ret_done = true;
+                whname = slash ? gb_xasprintf("%.*s/.wh.%s", (int)(slash - name), name, slash + 1)
+                               : gb_xasprintf(".wh.%s", name);
+                wh = gb_ar.archive_entry_new();
+                if (!wh)
+                        return gb_error_sys(err, ENOMEM, "Failed to allocate an archive entry");
+                gb_ar.archive_entry_set_pathname(wh, whname);
+                gb_ar.archive_entry_set_filetype(wh, AE_IFREG);
+                gb_ar.archive_entry_set_perm(wh, 0);
+                gb_ar.archive_entry_set_size(wh, 0);
+                gb_ar.archive_entry_set_mtime(wh, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+                return gb_ar.archive_write_header(w->a, wh) >= ARCHIVE_WARN ? 0 : tar_write_error(w, whname, err);
+        }
+        /* The empty files the runtime made as mount points are not the
+         * container's changes (Docker keeps them in its init layer). */
+        if (runtime_stub(name, st) && !lower_has(w->f, name)) {
+                *ret_done = true;
+                return 0;
+        }
+        if (S_ISREG(st->st_mode)) {
+                _cleanup_close_ int fd = openat(dfd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+                n = fd >= 0 ? fgetxattr(fd, "security.capability", caps, sizeof(caps)) : -1;
+                if (n > 0) {
+                        int len = gb_fcaps_normalize(caps, (size_t)n);
+                        if (len > 0)
+                                gb_ar.archive_entry_xattr_add_entry(e, "security.capability", caps, (size_t)len);
+                }
+        }
+        return 0;
+}
+
+/* Is dir (leaf in dfd) an opaque overlayfs directory? */
+static bool layer_opaque(int dfd, const char *leaf)
+{
+        _cleanup_close_ int fd = openat(dfd, leaf[0] ? leaf : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        char v[2];
+
+        if (fd < 0)
+                return false;
+        if (fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y')
+                return true;
+        return fgetxattr(fd, "user.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y';
+}
+
+static int layer_opaque_marker(struct tarw *w, const char *dirname, const struct stat *st, struct gb_error *err)
+{
+        _cleanup_(entry_freep) struct archive_entry *e = gb_ar.archive_entry_new();
+        _cleanup_free_ char *name = gb_xasprintf("%s/.wh..wh..opq", dirname);
+
+        if (!e)
+                return gb_error_sys(err, ENOMEM, "Failed to allocate an archive entry");
+        gb_ar.archive_entry_set_pathname(e, name);
+        gb_ar.archive_entry_set_filetype(e, AE_IFREG);
+        gb_ar.archive_entry_set_perm(e, 0);
+        gb_ar.archive_entry_set_size(e, 0);
+        gb_ar.archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+        return gb_ar.archive_write_header(w->a, e) >= ARCHIVE_WARN ? 0 : tar_write_error(w, name, err);
+}
 
 /* One entry (and below it for a directory): leaf in dfd, "" for dfd
  * itself, never followed. */
@@ -523,6 +603,12 @@ static int tar_entry(struct tarw *w, int dfd, const char *leaf, const char *name
         gb_ar.archive_entry_set_uid(e, to_container(w->f, &w->f->uids, st.st_uid));
         gb_ar.archive_entry_set_gid(e, to_container(w->f, &w->f->gids, st.st_gid));
         gb_ar.archive_entry_set_mtime(e, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+        if (w->layer) {
+                bool done;
+                r = layer_extra(w, dfd, leaf, name, &st, e, &done, err);
+                if (r < 0 || done)
+                        return r;
+        }
         switch (st.st_mode & S_IFMT) {
         case S_IFREG:
                 gb_ar.archive_entry_set_filetype(e, AE_IFREG);
@@ -546,6 +632,11 @@ static int tar_entry(struct tarw *w, int dfd, const char *leaf, const char *name
                 gb_ar.archive_entry_set_filetype(e, AE_IFDIR);
                 if (gb_ar.archive_write_header(w->a, e) < ARCHIVE_WARN)
                         return tar_write_error(w, name, err);
+                if (w->layer && layer_opaque(dfd, leaf)) {
+                        r = layer_opaque_marker(w, name, &st, err);
+                        if (r < 0)
+                                return r;
+                }
                 return tar_dir_children(w, dfd, leaf, name, err);
         case S_IFLNK: {
                 ssize_t n = readlinkat(dfd, leaf, target, sizeof(target) - 1);
@@ -661,6 +752,27 @@ GB_EXPORT int gb_cfs_export(const struct gb_cfs *f, int out_fd, struct gb_error 
         return tar_end(w, r, err);
 }
 
+GB_EXPORT int gb_cfs_layer_tar(const struct gb_cfs *f, int out_fd, struct gb_error *err)
+{
+        _cleanup_free_ struct tarw *w = gb_xcalloc(1, sizeof(*w));
+        _cleanup_close_ int ufd = -EBADF;
+        int r;
+
+        if (!f->upper)
+                return gb_error_set(err, EOPNOTSUPP,
+                                    "Failed to commit container %s: it runs from a --rootfs directory, not an image, "
+                                    "so it has no layer of its own (archive the directory with tar instead)",
+                                    f->id);
+        ufd = open(f->upper, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (ufd < 0)
+                return gb_error_sys(err, errno, "Failed to open '%s'", f->upper);
+        w->layer = true;
+        r = tar_begin(w, f, out_fd, err);
+        if (r >= 0)
+                r = tar_dir_children(w, ufd, "", "", err);
+        return tar_end(w, r, err);
+}
+
 /* ---- tar in --------------------------------------------------------------- */
 
 GB_EXPORT int gb_cfs_put(const struct gb_cfs *f, const char *path, int in_fd, const struct gb_cfs_put_opts *o,
@@ -747,6 +859,23 @@ static bool in_lowers(struct changes *c, const char *rel, struct stat *ret)
                 if (fstatat(pfd, leaf, ret, AT_SYMLINK_NOFOLLOW) < 0)
                         continue;
                 return !is_whiteout(ret);
+        }
+        return false;
+}
+
+/* Does rel exist in any of f's image layers (not followed, parents
+ * resolved beneath each layer without symlinks)? */
+static bool lower_has(const struct gb_cfs *f, const char *rel)
+{
+        for (char **l = f->lowers; l && *l; l++) {
+                struct open_how how = {.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW,
+                                       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV};
+                _cleanup_close_ int lfd = open(*l, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int fd = lfd >= 0 ? gb_openat2(lfd, rel, &how, sizeof(how)) : -EBADF;
+                struct stat st;
+
+                if (fd >= 0 && fstat(fd, &st) == 0)
+                        return !is_whiteout(&st);
         }
         return false;
 }

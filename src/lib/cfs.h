@@ -94,6 +94,12 @@ int gb_cfs_tar_as(const struct gb_cfs *f, const char *path, const char *name, in
 /* Write a tar of the whole root filesystem (`docker export`). */
 int gb_cfs_export(const struct gb_cfs *f, int out_fd, struct gb_error *err);
 
+/* Write the container's own changes (its upper directory) as an image
+ * layer tar: OCI whiteouts, container IDs, v2 file capabilities, without
+ * the runtime's mount-point stubs (`docker commit`). -EOPNOTSUPP for a
+ * --rootfs container. */
+int gb_cfs_layer_tar(const struct gb_cfs *f, int out_fd, struct gb_error *err);
+
 struct gb_cfs_put_opts {
         bool copy_uidgid;             /* owners from the tar, shifted; else container root */
         bool no_overwrite_dir_nondir; /* refuse dir <-> non-dir replacement */

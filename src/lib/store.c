@@ -665,6 +665,96 @@ GB_EXPORT int gb_store_import(struct gb_store *s, int fd, const char *ref, char 
         return 0;
 }
 
+/* The container's settings that become the image's, as Docker's commit
+ * takes them: the container's Config already holds the image's values
+ * merged with its own flags. */
+static const char *const commit_keys[] = {"Cmd",        "Entrypoint",  "Env",          "WorkingDir",
+                                          "User",       "Labels",      "ExposedPorts", "Volumes",
+                                          "StopSignal", "Healthcheck", "OnBuild",      "Shell"};
+
+GB_EXPORT int gb_store_commit(struct gb_store *s, int layer_fd, const struct gb_commit_opts *o,
+                              char ret_id[GB_DIGEST_LEN], struct gb_error *err)
+{
+        _cleanup_json_ json_t *root = NULL;
+        _cleanup_free_ char *created = now_rfc3339(), *text = NULL, *norm = NULL, *pbuf = NULL;
+        char diff_id[GB_DIGEST_LEN], id[GB_DIGEST_LEN];
+        char *cands[2] = {diff_id, NULL};
+        json_error_t jerr;
+        json_t *cfg, *rootfs, *diff_ids, *history, *h;
+        size_t plen;
+        bool fresh;
+        int r;
+
+        if (o->ref) {
+                r = gb_image_ref_normalize(o->ref, &norm, err);
+                if (r < 0)
+                        return r;
+        }
+        r = image_config_read(s, o->parent, &pbuf, &plen, err);
+        if (r < 0)
+                return gb_error_prefix(err, "Failed to commit: the container's image %.19s is gone", o->parent);
+        root = json_loadb(pbuf, plen, 0, &jerr);
+        if (!json_is_object(root))
+                return gb_error_set(err, EINVAL, "Failed to commit: the config of image %.19s does not parse: %s",
+                                    o->parent, jerr.text);
+        cfg = json_object_get(root, "config");
+        if (!json_is_object(cfg)) {
+                cfg = json_object();
+                json_object_set_new(root, "config", cfg);
+        }
+        for (size_t i = 0; o->container_config && i < ARRAY_SIZE(commit_keys); i++) {
+                json_t *v = json_object_get(o->container_config, commit_keys[i]);
+                if (v && !json_is_null(v))
+                        json_object_set_new(cfg, commit_keys[i], json_deep_copy(v));
+        }
+        for (char *const *c = o->changes; c && *c; c++) {
+                r = change_apply(cfg, *c, err);
+                if (r < 0)
+                        return r;
+        }
+        rootfs = json_object_get(root, "rootfs");
+        diff_ids = json_object_get(rootfs, "diff_ids");
+        if (!json_is_array(diff_ids))
+                return gb_error_set(err, EINVAL, "Failed to commit: image %.19s has no rootfs.diff_ids", o->parent);
+
+        r = add_layer(s, layer_fd, NULL, NULL, diff_id, &fresh, err);
+        if (r < 0)
+                return gb_error_prefix(err, "Failed to store the container's layer");
+        json_array_append_new(diff_ids, json_string(diff_id));
+        history = json_object_get(root, "history");
+        if (!json_is_array(history)) {
+                history = json_array();
+                json_object_set_new(root, "history", history);
+        }
+        h = json_pack("{s:s, s:s}", "created", created, "created_by",
+                      o->created_by ? o->created_by : "ghostbox commit");
+        if (o->comment && *o->comment)
+                json_object_set_new(h, "comment", json_string(o->comment));
+        if (o->author && *o->author) {
+                json_object_set_new(h, "author", json_string(o->author));
+                json_object_set_new(root, "author", json_string(o->author));
+        }
+        json_array_append_new(history, h);
+        json_object_set_new(root, "created", json_string(created));
+        text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!text)
+                return gb_error_set(err, ENOMEM, "Failed to build the image config");
+
+        r = store_lock(s, LOCK_EX, err);
+        if (r < 0)
+                return r;
+        r = image_commit(s, text, strlen(text), id, err);
+        if (r >= 0 && norm)
+                r = tag_set(s, norm, id, err);
+        if (r < 0 && fresh)
+                gc_layers(s, cands);
+        store_unlock(s);
+        if (r < 0)
+                return r;
+        memcpy(ret_id, id, GB_DIGEST_LEN);
+        return 0;
+}
+
 /* ---- load ------------------------------------------------------------- */
 
 static int read_in_root(int root_fd, const char *path, size_t max, char **ret, size_t *ret_len, struct gb_error *err)

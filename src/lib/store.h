@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "error.h"
 #include "layer.h"
 #include "manifest.h"
@@ -41,6 +43,20 @@ struct gb_load_opts {
  * EXPOSE, VOLUME, STOPSIGNAL), NULL-terminated or NULL. */
 int gb_store_import(struct gb_store *s, int fd, const char *ref, char *const *changes, const struct gb_load_opts *opts,
                     char ret_id[GB_DIGEST_LEN], struct gb_error *err);
+
+/* `docker commit`: a new image from image parent plus one layer (a tar
+ * read from layer_fd: gb_cfs_layer_tar), its config the parent's with the
+ * container's settings (container_config: its Config object, may be NULL)
+ * and then changes (as import's) applied; one history entry. ref
+ * ("repo[:tag]") may be NULL. Nothing is left behind on failure. */
+struct gb_commit_opts {
+        const char *parent; /* "sha256:<hex>" */
+        json_t *container_config;
+        char *const *changes;
+        const char *comment, *author, *created_by, *ref;
+};
+int gb_store_commit(struct gb_store *s, int layer_fd, const struct gb_commit_opts *o, char ret_id[GB_DIGEST_LEN],
+                    struct gb_error *err);
 
 /* `docker load`: a `docker save` archive or an OCI image-layout archive
  * (optionally gzip/zstd compressed as a whole; layers plain, gzip or zstd).

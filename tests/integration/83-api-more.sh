@@ -182,4 +182,18 @@ check_match "... an unknown filter: 400 naming it" "invalid filter 'bogus'" "$(d
 check_match "... since= a missing image: 404" "No such image: nope" "$(d images --filter since=nope 2>&1)"
 check_match "... dangling=maybe: 400" "Invalid filter 'dangling=maybe'" "$(d images --filter dangling=maybe 2>&1)"
 
+# -- docker commit ------------------------------------------------------------
+d run --name cm -e K=v busybox sh -c 'echo committed >/f; chown 33 /f' >/dev/null
+cid=$(d commit -m msg -a me -c 'CMD ["cat","/f"]' cm snap:1)
+check_match "docker commit: the new image's ID" '^sha256:[0-9a-f]{64}$' "$cid"
+check_eq "docker run of the committed image: its CMD and file" committed "$(d run --rm snap:1)"
+check_eq "... the file's owner and the container's env carried over" "33 K=v" \
+        "$(d run --rm snap:1 sh -c 'stat -c %u /f; env | grep ^K=' | paste -sd' ')"
+check_eq "docker history: the commit's comment on top" msg "$(d history --format '{{.Comment}}' snap:1 | head -1)"
+check_eq "docker commit of a missing container: 404" 404 "$(code -X POST 'http://d/v1.43/commit?container=nope')"
+check_eq "... a tag without a repository: 400" 400 "$(code -X POST 'http://d/v1.43/commit?container=cm&tag=x')"
+check_eq "... a body that is not an object: 400" 400 \
+        "$(code -X POST -H 'Content-Type: application/json' -d '[1]' 'http://d/v1.43/commit?container=cm')"
+d rm -f cm >/dev/null
+
 done_testing
