@@ -459,3 +459,92 @@ int cmd_rmi(struct gb_cli_ctx *ctx, int argc, char **argv)
         }
         return rc;
 }
+
+/* Docker's units for "Total reclaimed space". */
+static void print_reclaimed(uint64_t b)
+{
+        if (b < 1000)
+                printf("Total reclaimed space: %lluB\n", (unsigned long long)b);
+        else if (b < 1000 * 1000)
+                printf("Total reclaimed space: %.3gkB\n", (double)b / 1e3);
+        else if (b < 1000ULL * 1000 * 1000)
+                printf("Total reclaimed space: %.3gMB\n", (double)b / 1e6);
+        else
+                printf("Total reclaimed space: %.3gGB\n", (double)b / 1e9);
+}
+
+/* ghostbox image prune [-a] [-f]: as `docker image prune`. Without -f it
+ * asks, as Docker does, and takes only "y"/"yes" for yes. */
+static int image_prune(struct gb_cli_ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
+                                             {"force", no_argument, NULL, 'f'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {}};
+        _cleanup_(store_freep) struct gb_store *s = NULL;
+        _cleanup_strv_ char **lines = NULL;
+        struct gb_error err = {0};
+        uint64_t reclaimed = 0;
+        bool all = false, force = false;
+        int c;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "+afh", opts, NULL)) != -1) {
+                switch (c) {
+                case 'a':
+                        all = true;
+                        break;
+                case 'f':
+                        force = true;
+                        break;
+                case 'h':
+                        printf("Usage: ghostbox image prune [-a] [-f]\n\nRemove unused images: the untagged ones, or "
+                               "with -a every image no container uses.\n");
+                        return 0;
+                default:
+                        return EXIT_ENGINE;
+                }
+        }
+        if (optind < argc) {
+                cli_errorf("\"image prune\" accepts no arguments. See 'ghostbox image prune --help'.");
+                return EXIT_ENGINE;
+        }
+        if (!force) {
+                char answer[16] = "";
+                printf("WARNING! This will remove %s.\nAre you sure you want to continue? [y/N] ",
+                       all ? "all images without at least one container associated to them" : "all dangling images");
+                fflush(stdout);
+                if (!fgets(answer, sizeof(answer), stdin) ||
+                    (strcmp(answer, "y\n") && strcmp(answer, "Y\n") && strcmp(answer, "yes\n")))
+                        return 0;
+        }
+        if (open_store(ctx, &s) < 0)
+                return EXIT_ENGINE;
+        if (gb_store_prune(s, all, NULL, NULL, &lines, &reclaimed, &err) < 0) {
+                cli_errorf("%s", err.msg);
+                return 1;
+        }
+        if (lines && lines[0]) {
+                printf("Deleted Images:\n");
+                for (char **l = lines; *l; l++)
+                        printf("%s\n", *l);
+                printf("\n");
+        }
+        print_reclaimed(reclaimed);
+        return 0;
+}
+
+int cmd_image(struct gb_cli_ctx *ctx, int argc, char **argv)
+{
+        if (argc < 2 || !strcmp(argv[1], "--help")) {
+                printf("Usage: ghostbox image prune [-a] [-f]\n\n(The other image commands are top-level: images, "
+                       "import, load, save, tag, rmi, commit.)\n");
+                return argc < 2 ? EXIT_ENGINE : 0;
+        }
+        if (!strcmp(argv[1], "prune"))
+                return image_prune(ctx, argc - 1, argv + 1);
+        cli_errorf("'image %s' is not a ghostbox command: try 'ghostbox image prune', or the top-level images, "
+                   "import, load, save, tag, rmi",
+                   argv[1]);
+        return EXIT_ENGINE;
+}

@@ -37,6 +37,7 @@ static const struct gb_verb verbs[] = {
         {"audit", cmd_audit, "List risky containers; fail a pipeline with --fail-on"},
         {"check", cmd_check, "Prove the remapping on this host (seeds' T1-T7 and checklist)"},
         {"images", cmd_images, "List images"},
+        {"image", cmd_image, "Manage images (prune)"},
         {"import", cmd_import, "Import a root filesystem tarball as an image"},
         {"load", cmd_load, "Load images from a docker-save or OCI archive"},
         {"rmi", cmd_rmi, "Remove images"},

@@ -49,6 +49,7 @@ int cmd_idmap(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_info(struct gb_cli_ctx *ctx, int argc, char **argv);
 
 int cmd_images(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_image(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_import(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_load(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_rmi(struct gb_cli_ctx *ctx, int argc, char **argv);

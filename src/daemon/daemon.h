@@ -90,6 +90,7 @@ void h_exec_resize(struct conn *c, char **caps);
 void h_images_list(struct conn *c, char **caps);
 void h_images_create(struct conn *c, char **caps);
 void h_images_load(struct conn *c, char **caps);
+void h_images_prune(struct conn *c, char **caps);
 void h_image_inspect(struct conn *c, char **caps);
 void h_image_tag(struct conn *c, char **caps);
 void h_image_delete(struct conn *c, char **caps);

@@ -278,6 +278,82 @@ void h_images_list(struct conn *c, char **caps)
         conn_json(c, 200, out);
 }
 
+static bool prune_wanted(const struct gb_image_summary *im, void *data)
+{
+        return image_wanted(data, im);
+}
+
+/* POST /images/prune (`docker image prune [-a]`, `docker system prune`):
+ * filters dangling (true, the default: untagged only; false: every unused
+ * image) and label; an image a container uses is never removed. */
+void h_images_prune(struct conn *c, char **caps)
+{
+        _cleanup_free_ char *filt = q_get(c, "filters");
+        _cleanup_strv_ char **lines = NULL;
+        json_auto_t *filters = NULL;
+        struct gb_error err = {0};
+        struct img_filter fl = {0};
+        struct gb_store *s;
+        uint64_t reclaimed = 0;
+        bool all = false;
+        json_t *x, *deleted;
+        const char *k;
+        int r;
+
+        (void)caps;
+        if (filt && *filt) {
+                filters = json_loads(filt, 0, NULL);
+                if (!json_is_object(filters)) {
+                        conn_error(c, 400, "invalid filters: %s", filt);
+                        return;
+                }
+                json_object_foreach (filters, k, x) {
+                        if (strcmp(k, "dangling") && strcmp(k, "label")) {
+                                conn_error(c, 400, "invalid filter '%s' (image prune: dangling, label)", k);
+                                return;
+                        }
+                        if (!json_is_array(x) && !json_is_object(x)) {
+                                conn_error(c, 400, "invalid filter '%s': its value must be a list", k);
+                                return;
+                        }
+                }
+                x = json_object_get(filters, "dangling");
+                if (x) {
+                        const char *b = json_is_array(x) ? json_string_value(json_array_get(x, 0))
+                                                         : json_object_iter_key(json_object_iter(x));
+                        if (!b || (strcmp(b, "true") && strcmp(b, "false") && strcmp(b, "1") && strcmp(b, "0"))) {
+                                conn_error(c, 400, "Invalid filter 'dangling=%s'", b ? b : "");
+                                return;
+                        }
+                        all = !strcmp(b, "false") || !strcmp(b, "0");
+                        /* image_wanted must not apply it again. */
+                        json_object_del(filters, "dangling");
+                }
+        }
+        s = gbd_open_store(c);
+        if (!s)
+                return;
+        fl = (struct img_filter){.f = filters, .s = s};
+        r = gb_store_prune(s, all, filters ? prune_wanted : NULL, &fl, &lines, &reclaimed, &err);
+        gb_store_free(s);
+        if (r < 0) {
+                conn_gb_error(c, r, &err);
+                return;
+        }
+        deleted = json_array();
+        for (char **l = lines; l && *l; l++) {
+                if (gb_str_has_prefix(*l, "Untagged: "))
+                        json_array_append_new(deleted, json_pack("{s:s}", "Untagged", *l + 10));
+                else if (gb_str_has_prefix(*l, "Deleted: "))
+                        json_array_append_new(deleted, json_pack("{s:s}", "Deleted", *l + 9));
+        }
+        conn_json(c, 200,
+                  json_pack("{s:o, s:I}", "ImagesDeleted", json_array_size(deleted) ? deleted : json_null(),
+                            "SpaceReclaimed", (json_int_t)reclaimed));
+        if (!json_array_size(deleted))
+                json_decref(deleted);
+}
+
 void h_images_create(struct conn *c, char **caps)
 {
         _cleanup_free_ char *from = q_get(c, "fromImage"), *tag = q_get(c, "tag");

@@ -36,6 +36,7 @@ static const struct route {
         {"GET", "/images/json", h_images_list},
         {"POST", "/images/create", h_images_create},
         {"POST", "/images/load", h_images_load},
+        {"POST", "/images/prune", h_images_prune},
         {"POST", "/commit", h_commit},
         {"GET", "/images/{}/json", h_image_inspect},
         {"POST", "/images/{}/tag", h_image_tag},

@@ -1318,6 +1318,67 @@ out:
         return r;
 }
 
+/* The layers of every image with their sizes, as a JSON object
+ * {diff_id: size} (a set: shared layers once). */
+static json_t *layer_sizes(struct gb_store *s, struct gb_image_summary *v, size_t n)
+{
+        json_t *set = json_object();
+
+        for (size_t i = 0; i < n; i++) {
+                struct gb_layer_meta *m = NULL;
+                size_t nm = 0;
+                if (gb_store_image_layers(s, v[i].id, &m, &nm, NULL) < 0)
+                        continue;
+                for (size_t k = 0; k < nm; k++)
+                        json_object_set_new(set, m[k].diff_id, json_integer((json_int_t)m[k].size));
+                gb_layer_metas_free(m, nm);
+        }
+        return set;
+}
+
+GB_EXPORT int gb_store_prune(struct gb_store *s, bool all, bool (*wanted)(const struct gb_image_summary *, void *),
+                             void *data, char ***ret_lines, uint64_t *ret_reclaimed, struct gb_error *err)
+{
+        _cleanup_strv_ char **lines = gb_xcalloc(1, sizeof(char *));
+        _cleanup_json_ json_t *before = NULL;
+        struct gb_image_summary *v = NULL;
+        const char *k;
+        json_t *x;
+        size_t n = 0;
+        uint64_t reclaimed = 0;
+        int r;
+
+        r = gb_store_list(s, &v, &n, err);
+        if (r < 0)
+                return r;
+        before = layer_sizes(s, v, n);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_strv_ char **got = NULL;
+                int busy;
+
+                if (!all && v[i].tags && v[i].tags[0])
+                        continue;
+                if (wanted && !wanted(&v[i], data))
+                        continue;
+                busy = gb_store_image_in_use(s, v[i].id, NULL, NULL);
+                if (busy != 0)
+                        continue; /* in use (or unknown): never pruned */
+                /* force: an unused image with several tags goes as a whole. */
+                if (gb_store_rmi(s, v[i].id, true, &got, NULL) < 0)
+                        continue; /* taken meanwhile: left, as Docker does */
+                for (char **g = got; g && *g; g++)
+                        strv_push(&lines, gb_xstrdup(*g));
+        }
+        gb_image_summaries_free(v, n);
+        json_object_foreach (before, k, x)
+                if (!layer_exists(s, k))
+                        reclaimed += (uint64_t)json_integer_value(x);
+        *ret_lines = TAKE_PTR(lines);
+        if (ret_reclaimed)
+                *ret_reclaimed = reclaimed;
+        return 0;
+}
+
 GB_EXPORT int gb_store_image_config(struct gb_store *s, const char *id, struct gb_image_config **ret,
                                     struct gb_error *err)
 {

@@ -94,6 +94,13 @@ int gb_store_tag(struct gb_store *s, const char *source, const char *target, str
  * holder. *ret_lines gets "Untagged: ..." / "Deleted: ..." lines. */
 int gb_store_rmi(struct gb_store *s, const char *name, bool force, char ***ret_lines, struct gb_error *err);
 
+/* `docker image prune`: remove the images no container uses, only the
+ * untagged (dangling) ones unless all; wanted (may be NULL) filters more.
+ * *ret_lines as rmi's; *ret_reclaimed: the bytes of the layers that went
+ * (shared layers still used by a kept image are not counted). */
+int gb_store_prune(struct gb_store *s, bool all, bool (*wanted)(const struct gb_image_summary *, void *), void *data,
+                   char ***ret_lines, uint64_t *ret_reclaimed, struct gb_error *err);
+
 /* Parsed config of an image (the engine builds the OCI spec from it). */
 int gb_store_image_config(struct gb_store *s, const char *id, struct gb_image_config **ret, struct gb_error *err);
 

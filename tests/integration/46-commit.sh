@@ -96,4 +96,24 @@ gb run -d --name live busybox sh -c 'echo up >/state; exec sleep 300' >/dev/null
 wait_until gb exec live test -f /state
 check_eq "commit of a running container" up "$(gb run --rm "$(gb commit live)" cat /state)"
 gb rm -f live >/dev/null
+
+# image prune: the untagged images no container uses; -a every unused one.
+dang=$(gb commit c1)
+held=$(gb commit -c 'LABEL held=1' c1)
+gb create --name holder "${held:7}" true >/dev/null
+check_eq "image prune without -f asks, and 'n' keeps everything" "$(gb images -q | sort)" \
+        "$(echo n | gb image prune >/dev/null; gb images -q | sort)"
+out=$(gb image prune -f)
+check_match "image prune -f: the dangling image is deleted" "^Deleted: ${dang}\$" "$out"
+check_match "... with Docker's summary line" '^Total reclaimed space: [0-9.]+[kMG]?B$' "$out"
+check_match "... an untagged image a container uses stays" "${held:7:12}" "$(gb images -q)"
+check_match "... tagged images stay" '^mine +v1 ' "$(gb images)"
+gb rm -f holder >/dev/null
+out=$(gb image prune -a -f)
+check_match "image prune -a: unused tagged images go (untagged, then deleted)" 'Untagged: mine:v1' "$out"
+check_eq "... the images containers use stay (c1's base:1, capc's busybox)" "base:1 busybox:latest" \
+        "$(gb images | awk 'NR > 1 {print $1 ":" $2}' | sort | paste -sd' ')"
+check_eq "... and their layers are all still there" "" \
+        "$(for d in $(cfg '.rootfs.diff_ids[]' "$id0" | tr -d '"' | cut -d: -f2); do [ -d "$T/data/layers/sha256/$d" ] || echo "$d"; done)"
+check_eq "... and base:1 still runs" "a b" "$(gb run --rm base:1 ls /data | paste -sd' ')"
 done_testing

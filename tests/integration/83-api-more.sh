@@ -196,4 +196,18 @@ check_eq "... a body that is not an object: 400" 400 \
         "$(code -X POST -H 'Content-Type: application/json' -d '[1]' 'http://d/v1.43/commit?container=cm')"
 d rm -f cm >/dev/null
 
+# -- image prune, system prune --------------------------------------------------
+d run --name cm2 busybox true >/dev/null
+dang=$(d commit cm2)
+out=$(d image prune -f 2>&1)
+check_match "docker image prune: the dangling image deleted" "deleted: ${dang}" "$out"
+check_match "... the space it reclaimed" 'Total reclaimed space: [0-9.]+[kMG]?B' "$out"
+check_match "... tagged images kept" 'snap' "$(d images)"
+check_eq "image prune with an unknown filter: 400" 400 \
+        "$(code -X POST 'http://d/v1.43/images/prune?filters=%7B%22bogus%22%3A%5B%221%22%5D%7D')"
+out=$(d system prune -a -f 2>&1)
+check_match "docker system prune -a: the stopped container, then its image" "snap:1" "$out"
+check_eq "... every image gone but busybox, which a running container uses (both its tags)" \
+        "busybox other/thing" "$(d images --format '{{.Repository}}' | sort | paste -sd' ')"
+
 done_testing
