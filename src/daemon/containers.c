@@ -426,7 +426,7 @@ static long long unix_time(const char *ts)
         return (long long)timegm(&tm);
 }
 
-static json_t *summary(struct gb_container *ct)
+json_t *gbd_container_summary(struct gb_container *ct)
 {
         json_t *d = ct->doc, *cfg = json_object_get(d, "Config"), *st = json_object_get(d, "State");
         _cleanup_free_ char *status = cli_status_text(d), *cmd = NULL;
@@ -651,7 +651,7 @@ void h_containers_list(struct conn *c, char **caps)
                         if ((before && strcmp(cr, before) >= 0) || (since && strcmp(cr, since) <= 0))
                                 continue;
                 }
-                json_array_append_new(out, summary(ct));
+                json_array_append_new(out, gbd_container_summary(ct));
         }
         conn_json(c, 200, out);
 }

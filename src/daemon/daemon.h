@@ -91,6 +91,9 @@ void h_images_list(struct conn *c, char **caps);
 void h_images_create(struct conn *c, char **caps);
 void h_images_load(struct conn *c, char **caps);
 void h_images_prune(struct conn *c, char **caps);
+void h_system_df(struct conn *c, char **caps);
+/* A container as GET /containers/json lists it. */
+json_t *gbd_container_summary(struct gb_container *ct);
 void h_image_inspect(struct conn *c, char **caps);
 void h_image_tag(struct conn *c, char **caps);
 void h_image_delete(struct conn *c, char **caps);

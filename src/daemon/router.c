@@ -37,6 +37,7 @@ static const struct route {
         {"POST", "/images/create", h_images_create},
         {"POST", "/images/load", h_images_load},
         {"POST", "/images/prune", h_images_prune},
+        {"GET", "/system/df", h_system_df},
         {"POST", "/commit", h_commit},
         {"GET", "/images/{}/json", h_image_inspect},
         {"POST", "/images/{}/tag", h_image_tag},

@@ -196,6 +196,24 @@ check_eq "... a body that is not an object: 400" 400 \
         "$(code -X POST -H 'Content-Type: application/json' -d '[1]' 'http://d/v1.43/commit?container=cm')"
 d rm -f cm >/dev/null
 
+# -- system df -------------------------------------------------------------------
+d volume create dfv >/dev/null
+d run --name dfc -v dfv:/v busybox sh -c 'head -c 100000 /dev/zero >/f; head -c 50000 /dev/zero >/v/x; ln /f /f2' >/dev/null
+df=$(api 'http://d/v1.43/system/df')
+check_eq "system/df: a container's SizeRw is what it wrote (a hard link once)" 100000 \
+        "$(jq '.Containers[] | select(.Names[0] == "/dfc") | .SizeRw' <<<"$df")"
+check_eq "... a volume's size and users" "50000 1" \
+        "$(jq -r '.Volumes[] | select(.Name == "dfv") | "\(.UsageData.Size) \(.UsageData.RefCount)"' <<<"$df")"
+check_eq "... a committed image shares its parent's layers" \
+        "$(jq '.Images[] | select(.RepoTags | index("busybox:latest")) | .Size' <<<"$df")" \
+        "$(jq '.Images[] | select(.RepoTags | index("snap:1")) | .SharedSize' <<<"$df")"
+check_eq "... LayersSize counts a shared layer once (below the images' sum, at least the largest)" true \
+        "$(jq '(.LayersSize < ([.Images[].Size] | add)) and (.LayersSize >= ([.Images[].Size] | max))' <<<"$df")"
+check_match "docker system df: the table" '^Local Volumes +[0-9]+ +1 ' "$(d system df)"
+check_eq "system/df?type=bogus: 400" 400 "$(code 'http://d/v1.43/system/df?type=bogus')"
+d rm -f dfc >/dev/null
+d volume rm dfv >/dev/null
+
 # -- image prune, system prune --------------------------------------------------
 d run --name cm2 busybox true >/dev/null
 dang=$(d commit cm2)
