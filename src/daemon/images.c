@@ -126,10 +126,9 @@ static bool image_wanted(struct img_filter *fl, const struct gb_image_summary *i
 
         if (dv) {
                 bool dangling = !im->tags || !im->tags[0];
-                bool want_true = json_is_array(dv)
-                                         ? json_string_value(json_array_get(dv, 0)) &&
-                                                   strcmp(json_string_value(json_array_get(dv, 0)), "true") == 0
-                                         : json_object_get(dv, "true") != NULL;
+                const char *b = json_is_array(dv) ? json_string_value(json_array_get(dv, 0))
+                                                  : json_object_iter_key(json_object_iter(dv));
+                bool want_true = b && (!strcmp(b, "true") || !strcmp(b, "1"));
                 if (dangling != want_true)
                         return false;
         }
@@ -183,6 +182,52 @@ static int ref_time(struct conn *c, struct img_filter *fl, const char *key, long
         return 0;
 }
 
+/* The filters query parameter: a JSON object whose keys are among the
+ * space-separated allowed ones, each a list (or Docker's older {"v": true}
+ * form); dangling must be true or false (or 1/0). *ret is NULL without
+ * filters. Answers 400 itself. */
+static int parse_filters(struct conn *c, const char *filt, const char *allowed, const char *what, json_t **ret)
+{
+        json_t *filters, *x;
+        const char *k;
+
+        *ret = NULL;
+        if (!filt || !*filt)
+                return 0;
+        filters = json_loads(filt, 0, NULL);
+        if (!json_is_object(filters)) {
+                json_decref(filters);
+                conn_error(c, 400, "invalid filters: %s", filt);
+                return -EINVAL;
+        }
+        json_object_foreach (filters, k, x) {
+                const char *p = strstr(allowed, k);
+                size_t kl = strlen(k);
+                if (!*k || !p || (p != allowed && p[-1] != ' ') || (p[kl] != ' ' && p[kl] != '\0')) {
+                        conn_error(c, 400, "invalid filter '%s' (%s: %s)", k, what, allowed);
+                        json_decref(filters);
+                        return -EINVAL;
+                }
+                if (!json_is_array(x) && !json_is_object(x)) {
+                        conn_error(c, 400, "invalid filter '%s': its value must be a list", k);
+                        json_decref(filters);
+                        return -EINVAL;
+                }
+        }
+        x = json_object_get(filters, "dangling");
+        if (x) {
+                const char *b = json_is_array(x) ? json_string_value(json_array_get(x, 0))
+                                                 : json_object_iter_key(json_object_iter(x));
+                if (!b || (strcmp(b, "true") && strcmp(b, "false") && strcmp(b, "1") && strcmp(b, "0"))) {
+                        conn_error(c, 400, "Invalid filter 'dangling=%s'", b ? b : "");
+                        json_decref(filters);
+                        return -EINVAL;
+                }
+        }
+        *ret = filters;
+        return 0;
+}
+
 void h_images_list(struct conn *c, char **caps)
 {
         _cleanup_free_ char *filt = q_get(c, "filters");
@@ -195,38 +240,8 @@ void h_images_list(struct conn *c, char **caps)
         json_t *out;
         int r;
 
-        if (filt && *filt) {
-                const char *k;
-                json_t *x;
-                filters = json_loads(filt, 0, NULL);
-                if (!json_is_object(filters)) {
-                        conn_error(c, 400, "invalid filters: %s", filt);
-                        return;
-                }
-                json_object_foreach (filters, k, x) {
-                        if (strcmp(k, "dangling") && strcmp(k, "reference") && strcmp(k, "label") &&
-                            strcmp(k, "before") && strcmp(k, "since")) {
-                                conn_error(c, 400,
-                                           "invalid filter '%s' (images: dangling, reference, label, before, "
-                                           "since)",
-                                           k);
-                                return;
-                        }
-                        if (!json_is_array(x) && !json_is_object(x)) {
-                                conn_error(c, 400, "invalid filter '%s': its value must be a list", k);
-                                return;
-                        }
-                }
-                x = json_object_get(filters, "dangling");
-                if (x) {
-                        const char *b = json_is_array(x) ? json_string_value(json_array_get(x, 0))
-                                                         : json_object_iter_key(json_object_iter(x));
-                        if (!b || (strcmp(b, "true") && strcmp(b, "false"))) {
-                                conn_error(c, 400, "Invalid filter 'dangling=%s'", b ? b : "");
-                                return;
-                        }
-                }
-        }
+        if (parse_filters(c, filt, "dangling reference label before since", "images", &filters) < 0)
+                return;
         s = gbd_open_store(c);
         if (!s)
                 return;
@@ -297,38 +312,17 @@ void h_images_prune(struct conn *c, char **caps)
         uint64_t reclaimed = 0;
         bool all = false;
         json_t *x, *deleted;
-        const char *k;
         int r;
 
         (void)caps;
-        if (filt && *filt) {
-                filters = json_loads(filt, 0, NULL);
-                if (!json_is_object(filters)) {
-                        conn_error(c, 400, "invalid filters: %s", filt);
-                        return;
-                }
-                json_object_foreach (filters, k, x) {
-                        if (strcmp(k, "dangling") && strcmp(k, "label")) {
-                                conn_error(c, 400, "invalid filter '%s' (image prune: dangling, label)", k);
-                                return;
-                        }
-                        if (!json_is_array(x) && !json_is_object(x)) {
-                                conn_error(c, 400, "invalid filter '%s': its value must be a list", k);
-                                return;
-                        }
-                }
-                x = json_object_get(filters, "dangling");
-                if (x) {
-                        const char *b = json_is_array(x) ? json_string_value(json_array_get(x, 0))
-                                                         : json_object_iter_key(json_object_iter(x));
-                        if (!b || (strcmp(b, "true") && strcmp(b, "false") && strcmp(b, "1") && strcmp(b, "0"))) {
-                                conn_error(c, 400, "Invalid filter 'dangling=%s'", b ? b : "");
-                                return;
-                        }
-                        all = !strcmp(b, "false") || !strcmp(b, "0");
-                        /* image_wanted must not apply it again. */
-                        json_object_del(filters, "dangling");
-                }
+        if (parse_filters(c, filt, "dangling label", "image prune", &filters) < 0)
+                return;
+        x = json_object_get(filters, "dangling");
+        if (x) {
+                const char *b = json_is_array(x) ? json_string_value(json_array_get(x, 0))
+                                                 : json_object_iter_key(json_object_iter(x));
+                all = !strcmp(b, "false") || !strcmp(b, "0");
+                json_object_del(filters, "dangling"); /* image_wanted must not apply it again */
         }
         s = gbd_open_store(c);
         if (!s)

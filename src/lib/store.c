@@ -617,13 +617,36 @@ static char *now_rfc3339(void)
         return gb_xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
 }
 
+/* Store a new image's config (and tag it) under the lock; on failure drop
+ * its new layer (fresh_layer, NULL when the layer was there before). */
+static int store_image(struct gb_store *s, const char *text, const char *norm, char *fresh_layer,
+                       char ret_id[GB_DIGEST_LEN], struct gb_error *err)
+{
+        char *cands[2] = {fresh_layer, NULL};
+        char id[GB_DIGEST_LEN];
+        int r;
+
+        r = store_lock(s, LOCK_EX, err);
+        if (r < 0)
+                return r;
+        r = image_commit(s, text, strlen(text), id, err);
+        if (r >= 0 && norm)
+                r = tag_set(s, norm, id, err);
+        if (r < 0 && fresh_layer)
+                gc_layers(s, cands);
+        store_unlock(s);
+        if (r < 0)
+                return r;
+        memcpy(ret_id, id, GB_DIGEST_LEN);
+        return 0;
+}
+
 GB_EXPORT int gb_store_import(struct gb_store *s, int fd, const char *ref, char *const *changes,
                               const struct gb_load_opts *opts, char ret_id[GB_DIGEST_LEN], struct gb_error *err)
 {
         _cleanup_json_ json_t *cfg = json_object(), *root = NULL;
         _cleanup_free_ char *created = now_rfc3339(), *text = NULL, *norm = NULL;
-        char diff_id[GB_DIGEST_LEN], id[GB_DIGEST_LEN];
-        char *cands[2] = {diff_id, NULL};
+        char diff_id[GB_DIGEST_LEN];
         bool fresh;
         int r;
 
@@ -650,19 +673,7 @@ GB_EXPORT int gb_store_import(struct gb_store *s, int fd, const char *ref, char 
         if (!root)
                 return gb_error_set(err, EINVAL, "Failed to build the image config");
         text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-        r = store_lock(s, LOCK_EX, err);
-        if (r < 0)
-                return r;
-        r = image_commit(s, text, strlen(text), id, err);
-        if (r >= 0 && norm)
-                r = tag_set(s, norm, id, err);
-        if (r < 0 && fresh)
-                gc_layers(s, cands);
-        store_unlock(s);
-        if (r < 0)
-                return r;
-        memcpy(ret_id, id, GB_DIGEST_LEN);
-        return 0;
+        return store_image(s, text, norm, fresh ? diff_id : NULL, ret_id, err);
 }
 
 /* The container's settings that become the image's, as Docker's commit
@@ -677,8 +688,7 @@ GB_EXPORT int gb_store_commit(struct gb_store *s, int layer_fd, const struct gb_
 {
         _cleanup_json_ json_t *root = NULL;
         _cleanup_free_ char *created = now_rfc3339(), *text = NULL, *norm = NULL, *pbuf = NULL;
-        char diff_id[GB_DIGEST_LEN], id[GB_DIGEST_LEN];
-        char *cands[2] = {diff_id, NULL};
+        char diff_id[GB_DIGEST_LEN];
         json_error_t jerr;
         json_t *cfg, *rootfs, *diff_ids, *history, *h;
         size_t plen;
@@ -740,19 +750,7 @@ GB_EXPORT int gb_store_commit(struct gb_store *s, int layer_fd, const struct gb_
         if (!text)
                 return gb_error_set(err, ENOMEM, "Failed to build the image config");
 
-        r = store_lock(s, LOCK_EX, err);
-        if (r < 0)
-                return r;
-        r = image_commit(s, text, strlen(text), id, err);
-        if (r >= 0 && norm)
-                r = tag_set(s, norm, id, err);
-        if (r < 0 && fresh)
-                gc_layers(s, cands);
-        store_unlock(s);
-        if (r < 0)
-                return r;
-        memcpy(ret_id, id, GB_DIGEST_LEN);
-        return 0;
+        return store_image(s, text, norm, fresh ? diff_id : NULL, ret_id, err);
 }
 
 /* ---- load ------------------------------------------------------------- */
