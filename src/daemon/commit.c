@@ -35,13 +35,7 @@ void h_commit(struct conn *c, char **caps)
         }
         req.config = body;
         if (repo && *repo) {
-                const char *r0 = repo;
-                /* Current CLIs send normalized names; the store keeps the
-                 * familiar ones, as Docker's does. */
-                if (gb_str_has_prefix(r0, "docker.io/library/"))
-                        r0 += strlen("docker.io/library/");
-                else if (gb_str_has_prefix(r0, "docker.io/"))
-                        r0 += strlen("docker.io/");
+                const char *r0 = gbd_familiar(repo);
                 ref = tag && *tag ? gb_xasprintf("%s:%s", r0, tag) : gb_xstrdup(r0);
                 req.ref = ref;
         } else if (tag && *tag) {

@@ -92,6 +92,9 @@ void h_images_create(struct conn *c, char **caps);
 void h_images_load(struct conn *c, char **caps);
 void h_images_prune(struct conn *c, char **caps);
 void h_system_df(struct conn *c, char **caps);
+/* An image name as the store keeps it: current CLIs send normalized names
+ * (docker.io/library/x), the store keeps the familiar ones, as Docker's. */
+const char *gbd_familiar(const char *n);
 /* A container as GET /containers/json lists it. */
 json_t *gbd_container_summary(struct gb_container *ct);
 void h_image_inspect(struct conn *c, char **caps);

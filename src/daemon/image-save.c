@@ -19,7 +19,7 @@
 
 /* Current CLIs may send normalized names (docker.io/library/x); the store
  * keeps the familiar ones, as Docker's does. */
-static const char *familiar(const char *n)
+const char *gbd_familiar(const char *n)
 {
         if (gb_str_has_prefix(n, "docker.io/library/"))
                 return n + strlen("docker.io/library/");
@@ -52,7 +52,7 @@ static void save(struct conn *c, char **names)
                 return;
         for (char **n = names; *n; n++) {
                 char id[GB_DIGEST_LEN];
-                char *f = gb_xstrdup(familiar(*n));
+                char *f = gb_xstrdup(gbd_familiar(*n));
                 free(*n);
                 *n = f;
                 r = gb_store_resolve(s, *n, id, &err);
@@ -128,7 +128,7 @@ void h_image_history(struct conn *c, char **caps)
 
         if (!s)
                 return;
-        r = gb_store_resolve(s, familiar(caps[0]), id, &err);
+        r = gb_store_resolve(s, gbd_familiar(caps[0]), id, &err);
         if (r == 0)
                 r = gb_store_image_layers(s, id, &layers, &n_layers, &err);
         if (r < 0) {

@@ -435,13 +435,7 @@ void h_image_tag(struct conn *c, char **caps)
         s = gbd_open_store(c);
         if (!s)
                 return;
-        /* Current CLIs send the normalized name (docker.io/library/x); the
-         * store, like Docker's, keeps the familiar one. */
-        const char *r0 = repo;
-        if (gb_str_has_prefix(r0, "docker.io/library/"))
-                r0 += strlen("docker.io/library/");
-        else if (gb_str_has_prefix(r0, "docker.io/"))
-                r0 += strlen("docker.io/");
+        const char *r0 = gbd_familiar(repo);
         target = tag && *tag ? gb_xasprintf("%s:%s", r0, tag) : gb_xstrdup(r0);
         r = gb_store_tag(s, caps[0], target, &err);
         gb_store_free(s);
