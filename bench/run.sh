@@ -6,7 +6,7 @@
 #                          [--runs N] [--keep] | --report TSV...
 #   --install   install the peers from Debian first (bash scripts/deps.sh bench)
 #   --quick     fewer runs; scenario 6 at 10 and 100 containers (not 500)
-#   --only LIST comma list of scenarios: runtime,engine,rootfs,memory,throughput,scale
+#   --only LIST comma list of scenarios: runtime,engine,rootfs,memory,throughput,scale,commit
 #   --systems LIST  only these systems: ghostbox-runtime,crun,runc,floor,
 #               ghostbox,ghostboxd,podman,docker,docker-net-none (default all)
 #   --runs N    runs per latency measurement (default 50, --quick 20)
@@ -32,7 +32,7 @@ cd "$top"
 orig_args=("$@")
 report_only=()
 systems=
-install=0 quick=0 keep=0 runs= only=runtime,engine,rootfs,memory,throughput,scale
+install=0 quick=0 keep=0 runs= only=runtime,engine,rootfs,memory,throughput,scale,commit
 while [ $# -gt 0 ]; do
         case $1 in
         --install) install=1 ;;
@@ -732,20 +732,45 @@ machine() {
         echo
         echo "- ghostbox: tree $(git -C "$top" describe --always --dirty 2>/dev/null); binaries from $GB_BUILD$([ -f "$GB_BUILD/REV" ] && echo " (built from commit $(cat "$GB_BUILD/REV"))")"
         echo "- Scenario 6 container counts: $scale_ns"
-        echo "- Command: \`$([ "$GB_BUILD" != "$top/build" ] && echo "GB_BUILD=$GB_BUILD ")$([ -n "${GB_ROOTFS_PREP:-}" ] && echo "GB_ROOTFS_PREP=$GB_ROOTFS_PREP ")bash bench/run.sh$([ $quick -eq 1 ] && echo ' --quick')$([ "$only" != runtime,engine,rootfs,memory,throughput,scale ] && echo " --only $only")$([ -n "$systems" ] && echo " --systems $systems")\` (runs per latency point: $runs runtime, $eruns engine)"
+        echo "- Command: \`$([ "$GB_BUILD" != "$top/build" ] && echo "GB_BUILD=$GB_BUILD ")$([ -n "${GB_ROOTFS_PREP:-}" ] && echo "GB_ROOTFS_PREP=$GB_ROOTFS_PREP ")bash bench/run.sh$([ $quick -eq 1 ] && echo ' --quick')$([ "$only" != runtime,engine,rootfs,memory,throughput,scale,commit ] && echo " --only $only")$([ -n "$systems" ] && echo " --systems $systems")\` (runs per latency point: $runs runtime, $eruns engine)"
+}
+
+# Commit: a container that wrote 1000 files of 20 KiB (20 MiB) becomes an
+# image; each run makes one more image from the same container (docker
+# pauses it meanwhile, as by default; ghostbox and podman do not).
+scenario_commit() {
+        local e cmd mk='mkdir /data; i=0; while [ $i -lt 1000 ]; do head -c 20480 /dev/urandom >/data/f$i; i=$((i+1)); done'
+        local nr=$(( eruns < 10 ? eruns : 10 ))
+        say "== (commit) commit a container that wrote 1000 files of 20 KiB"
+        for e in $engines; do
+                [ "$e" = docker-net-none ] && continue
+                if [ -z "${eng_ok[$e]:-}" ]; then na commit $e 0 latency ms "${eng_why[$e]}"; continue; fi
+                case $e in
+                ghostbox) gbx run --name bc-gb busybox sh -c "$mk" >>"$log" 2>&1
+                        cmd="$gb_cli --data-root $W/gb/data --exec-root $W/gb/exec commit bc-gb" ;;
+                ghostboxd) docker -H "unix://$W/gbd.sock" run --name bc-gbd busybox sh -c "$mk" >>"$log" 2>&1
+                        cmd="docker -H unix://$W/gbd.sock commit bc-gbd" ;;
+                podman) pm run --name bc-pm --pull never --userns=auto busybox sh -c "$mk" >>"$log" 2>&1
+                        cmd="podman --root $W/podman/root --runroot $W/podman/run --tmpdir $W/podman/tmp --cgroup-manager cgroupfs --events-backend file commit -q bc-pm" ;;
+                docker) dk run --name bc-dk --pull never busybox sh -c "$mk" >>"$log" 2>&1
+                        cmd="docker -H unix://$W/docker/sock commit bc-dk" ;;
+                esac
+                HF_WARMUP=1 hf commit $e 0 $nr "$cmd"
+        done
 }
 
 # --------------------------------------------------------------- main
 has() { [[ ",$only," == *",$1,"* ]]; }
 prepare_images
 probe_runtimes
-if [ -n "$engines" ] && { has engine || has memory || has throughput || has scale || has rootfs; }; then setup_engines; fi
+if [ -n "$engines" ] && { has engine || has memory || has throughput || has scale || has rootfs || has commit; }; then setup_engines; fi
 has runtime && scenario_runtime 0
 has engine && scenario_engine 0
 has throughput && scenario_throughput
 has memory && scenario_memory
 has rootfs && scenario_rootfs
 has scale && scenario_scale
+has commit && scenario_commit
 
 cp "$tsv" "$results/latest.tsv"
 machine >"${tsv%.tsv}.md"

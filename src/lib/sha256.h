@@ -3,6 +3,7 @@
  * front end. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,9 @@ struct gb_sha256 {
 #define GB_DIGEST_LEN 72
 
 void gb_sha256_init(struct gb_sha256 *s);
+/* Whether the CPU's SHA instructions are used (detected once). For tests:
+ * force 0 turns them off, 1 detects again, -1 only asks. */
+bool gb_sha256_accelerated(int force);
 void gb_sha256_update(struct gb_sha256 *s, const void *data, size_t len);
 void gb_sha256_final(struct gb_sha256 *s, uint8_t out[32]);
 /* Finish and write "sha256:<hex>" into out (GB_DIGEST_LEN bytes). */
