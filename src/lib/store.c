@@ -478,7 +478,7 @@ static void gc_layers(struct gb_store *s, char **candidates)
 
 /* ---- import ----------------------------------------------------------- */
 
-static int change_apply(json_t *cfg, const char *change, struct gb_error *err)
+GB_EXPORT int gb_image_change_apply(json_t *cfg, const char *change, struct gb_error *err)
 {
         _cleanup_free_ char *verb = NULL;
         const char *arg;
@@ -659,7 +659,7 @@ GB_EXPORT int gb_store_import(struct gb_store *s, int fd, const char *ref, char 
         json_object_set_new(cfg, "Env",
                             json_pack("[s]", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
         for (char *const *c = changes; c && *c; c++) {
-                r = change_apply(cfg, *c, err);
+                r = gb_image_change_apply(cfg, *c, err);
                 if (r < 0)
                         return r;
         }
@@ -718,7 +718,7 @@ GB_EXPORT int gb_store_commit(struct gb_store *s, int layer_fd, const struct gb_
                         json_object_set_new(cfg, commit_keys[i], json_deep_copy(v));
         }
         for (char *const *c = o->changes; c && *c; c++) {
-                r = change_apply(cfg, *c, err);
+                r = gb_image_change_apply(cfg, *c, err);
                 if (r < 0)
                         return r;
         }

@@ -44,6 +44,11 @@ struct gb_load_opts {
 int gb_store_import(struct gb_store *s, int fd, const char *ref, char *const *changes, const struct gb_load_opts *opts,
                     char ret_id[GB_DIGEST_LEN], struct gb_error *err);
 
+/* Apply one Dockerfile instruction of `--change` (CMD, ENTRYPOINT, ENV,
+ * EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR; JSON or shell form) to
+ * an image config's "config" object. -EINVAL naming the change. */
+int gb_image_change_apply(json_t *cfg, const char *change, struct gb_error *err);
+
 /* `docker commit`: a new image from image parent plus one layer (a tar
  * read from layer_fd: gb_cfs_layer_tar), its config the parent's with the
  * container's settings (container_config: its Config object, may be NULL)
