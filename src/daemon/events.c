@@ -1,9 +1,12 @@
-/* GET /events: container create/start/die/destroy, derived from the
- * records rather than logged by whoever acted. The daemon keeps no state
- * and the CLI changes containers without it: comparing snapshots of the
- * records every 100 ms sees both. `since` replays from the records'
- * timestamps (Created, StartedAt, FinishedAt); a container removed before
- * the request leaves no trace to replay. */
+/* GET /events: container create/start/die/destroy (and commit), image
+ * load/import/tag/untag/delete, volume create/destroy, derived from the
+ * records, the image store and the volume directories rather than logged
+ * by whoever acted. The daemon keeps no state and the CLI changes things
+ * without it: comparing snapshots every 100 ms (or when inotify says a
+ * directory changed) sees both. `since` replays from the records'
+ * timestamps (Created, StartedAt, FinishedAt), images' created times and
+ * volumes' CreatedAt; what was removed before the request, and tags
+ * (which have no time), leave nothing to replay. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -14,6 +17,8 @@
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "store.h"
+#include "volume.h"
 #include "util.h"
 
 struct snap {
@@ -68,27 +73,25 @@ static bool filter_ok(json_t *filters, const char *key, const char *value)
         return false;
 }
 
-static int emit(struct evctx *ev, const char *action, struct snap *s, long long when_ns)
+/* One event line; steals attrs. from: the container's image (Docker's
+ * old "from" field), NULL for other types. */
+static int emit_event(struct evctx *ev, const char *type, const char *action, const char *id, const char *from,
+                      json_t *attrs, long long when_ns)
 {
-        json_t *attrs, *e;
+        json_t *e;
         char *line;
         int r;
 
-        if (!filter_ok(ev->filters, "type", "container") || !filter_ok(ev->filters, "event", action))
+        if (!filter_ok(ev->filters, "type", type) || !filter_ok(ev->filters, "event", action)) {
+                json_decref(attrs);
                 return 0;
-        if (json_object_get(ev->filters, "container") && !filter_ok(ev->filters, "container", s->id) &&
-            !filter_ok(ev->filters, "container", s->name))
-                return 0;
-        attrs = json_pack("{s:s, s:s}", "image", s->image ? s->image : "", "name", s->name ? s->name : "");
-        if (strcmp(action, "die") == 0) {
-                char code[24];
-                (void)snprintf(code, sizeof(code), "%lld", s->exit_code);
-                json_object_set_new(attrs, "exitCode", json_string(code));
         }
-        e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:o}, s:s, s:I, s:I}", "status", action, "id", s->id, "from",
-                      s->image ? s->image : "", "Type", "container", "Action", action, "Actor", "ID", s->id,
-                      "Attributes", attrs, "scope", "local", "time", (json_int_t)(when_ns / 1000000000LL), "timeNano",
-                      (json_int_t)when_ns);
+        e = json_pack("{s:s, s:s, s:s, s:{s:s, s:o}, s:s, s:I, s:I}", "status", action, "id", id, "Type", type, "Actor",
+                      "ID", id, "Attributes", attrs, "scope", "local", "time", (json_int_t)(when_ns / 1000000000LL),
+                      "timeNano", (json_int_t)when_ns);
+        json_object_set_new(e, "Action", json_string(action));
+        if (from)
+                json_object_set_new(e, "from", json_string(from));
         line = json_dumps(e, JSON_COMPACT);
         json_decref(e);
         if (!line)
@@ -98,6 +101,170 @@ static int emit(struct evctx *ev, const char *action, struct snap *s, long long 
                 r = gb_write_all(ev->c->fd, "\n", 1);
         free(line);
         return r;
+}
+
+static int emit(struct evctx *ev, const char *action, struct snap *s, long long when_ns)
+{
+        json_t *attrs;
+
+        if (json_object_get(ev->filters, "container") && !filter_ok(ev->filters, "container", s->id) &&
+            !filter_ok(ev->filters, "container", s->name))
+                return 0;
+        attrs = json_pack("{s:s, s:s}", "image", s->image ? s->image : "", "name", s->name ? s->name : "");
+        if (strcmp(action, "die") == 0) {
+                char code[24];
+                (void)snprintf(code, sizeof(code), "%lld", s->exit_code);
+                json_object_set_new(attrs, "exitCode", json_string(code));
+        }
+        return emit_event(ev, "container", action, s->id, s->image ? s->image : "", attrs, when_ns);
+}
+
+/* ---- images and volumes: snapshots compared like the records ------------ */
+
+/* {"ids": {id: created}, "tags": {tag: id}} of the store now. */
+static json_t *image_state(struct gb_store *st)
+{
+        struct gb_image_summary *v = NULL;
+        json_t *ids = json_object(), *tags = json_object();
+        size_t n = 0;
+
+        if (st && gb_store_list(st, &v, &n, NULL) == 0) {
+                for (size_t i = 0; i < n; i++) {
+                        json_object_set_new(ids, v[i].id, json_string(v[i].created ? v[i].created : ""));
+                        for (char **t = v[i].tags; t && *t; t++)
+                                json_object_set_new(tags, *t, json_string(v[i].id));
+                }
+                gb_image_summaries_free(v, n);
+        }
+        return json_pack("{s:o, s:o}", "ids", ids, "tags", tags);
+}
+
+/* How an image came to be, from its config: commit records the container
+ * (as Docker's does), import leaves its history comment, the rest loaded. */
+static void image_origin(const char *id, const char **ret_action, char **ret_container)
+{
+        _cleanup_free_ char *p = gb_xasprintf("%s/images/sha256/%s.json", gbd_engine.cfg.data_root,
+                                              strchr(id, ':') ? strchr(id, ':') + 1 : id);
+        json_t *cfg = json_load_file(p, 0, NULL), *h;
+        const char *ctr = json_string_value(json_object_get(cfg, "container"));
+
+        *ret_action = "load";
+        *ret_container = NULL;
+        h = json_array_get(json_object_get(cfg, "history"), json_array_size(json_object_get(cfg, "history")) - 1);
+        if (ctr && *ctr) {
+                *ret_action = "commit";
+                *ret_container = gb_xstrdup(ctr);
+        } else if (json_is_string(json_object_get(h, "comment")) &&
+                   !strcmp(json_string_value(json_object_get(h, "comment")), "Imported from tarball"))
+                *ret_action = "import";
+        json_decref(cfg);
+}
+
+static bool image_filter_ok(struct evctx *ev, const char *id, const char *tag)
+{
+        json_t *f = json_object_get(ev->filters, "image");
+        return !f || filter_ok(ev->filters, "image", id) || (tag && filter_ok(ev->filters, "image", tag));
+}
+
+static void image_event(struct evctx *ev, const char *action, const char *id, const char *name, long long when_ns)
+{
+        if (!image_filter_ok(ev, id, name))
+                return;
+        (void)emit_event(ev, "image", action, id, NULL, json_pack("{s:s}", "name", name ? name : id), when_ns);
+}
+
+static void image_new(struct evctx *ev, const char *id, long long when_ns)
+{
+        _cleanup_free_ char *ctr = NULL;
+        const char *action;
+
+        image_origin(id, &action, &ctr);
+        if (ctr) {
+                /* Docker reports a commit as the container's event. */
+                if (!json_object_get(ev->filters, "container") || filter_ok(ev->filters, "container", ctr))
+                        (void)emit_event(ev, "container", "commit", ctr, NULL, json_pack("{s:s}", "imageID", id),
+                                         when_ns);
+                return;
+        }
+        image_event(ev, action, id, NULL, when_ns);
+}
+
+/* Compare two image states; first: the replay of `since` only. */
+static void image_diff(struct evctx *ev, json_t *prev, json_t *cur, bool first, long long since_ns, long long now_ns)
+{
+        json_t *pids = json_object_get(prev, "ids"), *cids = json_object_get(cur, "ids");
+        json_t *ptags = json_object_get(prev, "tags"), *ctags = json_object_get(cur, "tags"), *v;
+        const char *k;
+
+        json_object_foreach (cids, k, v) {
+                long long cr = ts_ns(json_string_value(v));
+                if (first) {
+                        if (since_ns >= 0 && cr >= since_ns)
+                                image_new(ev, k, cr);
+                } else if (!json_object_get(pids, k)) {
+                        image_new(ev, k, now_ns);
+                }
+        }
+        if (first)
+                return;
+        json_object_foreach (ctags, k, v) {
+                json_t *was = json_object_get(ptags, k);
+                if (!was || !json_equal(was, v))
+                        image_event(ev, "tag", json_string_value(v), k, now_ns);
+        }
+        json_object_foreach (ptags, k, v) {
+                json_t *is = json_object_get(ctags, k);
+                if (!is || !json_equal(is, v))
+                        image_event(ev, "untag", json_string_value(v), json_string_value(v), now_ns);
+        }
+        json_object_foreach (pids, k, v)
+                if (!json_object_get(cids, k))
+                        image_event(ev, "delete", k, k, now_ns);
+}
+
+/* {name: CreatedAt} of the volumes now. */
+static json_t *volume_state(const char *area)
+{
+        _cleanup_strv_ char **names = NULL;
+        json_t *out = json_object();
+
+        if (gb_volume_list(gbd_engine.cfg.data_root, area, &names, NULL) < 0)
+                return out;
+        for (char **nm = names; nm && *nm; nm++) {
+                json_t *doc = NULL;
+                if (gb_volume_inspect(gbd_engine.cfg.data_root, area, *nm, &doc, NULL) < 0)
+                        continue;
+                json_object_set(out, *nm, json_object_get(doc, "CreatedAt") ?: json_string(""));
+                json_decref(doc);
+        }
+        return out;
+}
+
+static void volume_event(struct evctx *ev, const char *action, const char *name, long long when_ns)
+{
+        if (json_object_get(ev->filters, "volume") && !filter_ok(ev->filters, "volume", name))
+                return;
+        (void)emit_event(ev, "volume", action, name, NULL, json_pack("{s:s}", "driver", "local"), when_ns);
+}
+
+static void volume_diff(struct evctx *ev, json_t *prev, json_t *cur, bool first, long long since_ns, long long now_ns)
+{
+        json_t *v;
+        const char *k;
+
+        json_object_foreach (cur, k, v) {
+                if (first) {
+                        long long cr = ts_ns(json_string_value(v));
+                        if (since_ns >= 0 && cr >= since_ns)
+                                volume_event(ev, "create", k, cr);
+                } else if (!json_object_get(prev, k)) {
+                        volume_event(ev, "create", k, now_ns);
+                }
+        }
+        if (!first)
+                json_object_foreach (prev, k, v)
+                        if (!json_object_get(cur, k))
+                                volume_event(ev, "destroy", k, now_ns);
 }
 
 static void snap_free(struct snap *s)
@@ -124,6 +291,9 @@ void h_events(struct conn *c, char **caps)
 {
         _cleanup_free_ char *since_s = q_get(c, "since"), *until_s = q_get(c, "until"), *filt = q_get(c, "filters");
         struct evctx ev = {.c = c};
+        _cleanup_(gb_store_freep) struct gb_store *store = NULL;
+        _cleanup_free_ char *area = NULL;
+        json_t *imgs = json_pack("{s:{}, s:{}}", "ids", "tags"), *vols = json_object();
         struct snap *snaps = NULL;
         size_t n = 0;
         long long since_ns = since_s ? (long long)(atof(since_s) * 1e9) : -1;
@@ -139,11 +309,20 @@ void h_events(struct conn *c, char **caps)
                         return;
                 }
         }
+        (void)gb_store_open(gbd_engine.cfg.data_root, &store, NULL);
+        area = gb_engine_volume_area(&gbd_engine, NULL, NULL);
         {
-                _cleanup_free_ char *reg = gb_xasprintf("%s/containers", gbd_engine.cfg.data_root);
+                _cleanup_free_ char *reg = gb_xasprintf("%s/containers", gbd_engine.cfg.data_root),
+                                    *imgdir = gb_xasprintf("%s/images", gbd_engine.cfg.data_root),
+                                    *cfgs = gb_xasprintf("%s/images/sha256", gbd_engine.cfg.data_root),
+                                    *voldir = gb_xasprintf("%s/%s/volumes", gbd_engine.cfg.data_root, area);
                 ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-                if (ino >= 0)
+                if (ino >= 0) {
                         (void)inotify_add_watch(ino, reg, IN_CREATE | IN_DELETE | IN_MOVED_TO);
+                        (void)inotify_add_watch(ino, imgdir, IN_MOVED_TO | IN_CLOSE_WRITE);
+                        (void)inotify_add_watch(ino, cfgs, IN_CREATE | IN_DELETE | IN_MOVED_TO);
+                        (void)inotify_add_watch(ino, voldir, IN_CREATE | IN_DELETE | IN_MOVED_TO);
+                }
         }
         conn_stream_begin(c, 200, "application/json");
         for (;;) {
@@ -220,6 +399,15 @@ void h_events(struct conn *c, char **caps)
                         }
                         i++;
                 }
+                {
+                        json_t *ci = image_state(store), *cv = volume_state(area);
+                        image_diff(&ev, imgs, ci, first, since_ns, now_ns);
+                        volume_diff(&ev, vols, cv, first, since_ns, now_ns);
+                        json_decref(imgs);
+                        json_decref(vols);
+                        imgs = ci;
+                        vols = cv;
+                }
                 first = false;
                 if (ev.until_ns && now_ns >= ev.until_ns)
                         break;
@@ -238,5 +426,7 @@ void h_events(struct conn *c, char **caps)
         for (size_t i = 0; i < n; i++)
                 snap_free(&snaps[i]);
         free(snaps);
+        json_decref(imgs);
+        json_decref(vols);
         json_decref(ev.filters);
 }

@@ -85,6 +85,7 @@ GB_EXPORT int gb_engine_commit(struct gb_engine *e, const char *ref, const struc
                                    .comment = req->comment,
                                    .author = req->author,
                                    .created_by = by,
-                                   .ref = req->ref};
+                                   .ref = req->ref,
+                                   .container = c->id};
         return gb_store_commit(s, fd, &o, ret_id, err);
 }

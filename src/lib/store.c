@@ -746,6 +746,10 @@ GB_EXPORT int gb_store_commit(struct gb_store *s, int layer_fd, const struct gb_
         }
         json_array_append_new(history, h);
         json_object_set_new(root, "created", json_string(created));
+        if (o->container)
+                json_object_set_new(root, "container", json_string(o->container));
+        else
+                json_object_del(root, "container"); /* the parent's, if it was a commit */
         text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
         if (!text)
                 return gb_error_set(err, ENOMEM, "Failed to build the image config");

@@ -59,6 +59,7 @@ struct gb_commit_opts {
         json_t *container_config;
         char *const *changes;
         const char *comment, *author, *created_by, *ref;
+        const char *container; /* its ID, recorded as Docker's "container" */
 };
 int gb_store_commit(struct gb_store *s, int layer_fd, const struct gb_commit_opts *o, char ret_id[GB_DIGEST_LEN],
                     struct gb_error *err);

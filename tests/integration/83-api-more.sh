@@ -214,6 +214,35 @@ check_eq "system/df?type=bogus: 400" 400 "$(code 'http://d/v1.43/system/df?type=
 d rm -f dfc >/dev/null
 d volume rm dfv >/dev/null
 
+# -- events of images and volumes ------------------------------------------------
+# From the next whole second (since= counts seconds; what earlier sections
+# made is older), and only once the stream has shown a marker volume: a
+# tag made before its first look would be state, not an event.
+t0=$(($(date +%s) + 1))
+wait_until test "$(date +%s)" -ge "$t0"
+$DOCKER events --since "$t0" --format '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}' >"$T/ev" 2>&1 &
+evp=$!
+d volume create evmark >/dev/null
+wait_until grep -q '^volume create' "$T/ev"
+d tag busybox evbb:2
+d volume create evv >/dev/null
+d run --name evc busybox true
+d commit evc evimg >/dev/null
+d rmi evbb:2 >/dev/null
+d volume rm evv >/dev/null
+d rm evc >/dev/null
+d rmi evimg >/dev/null
+wait_until grep -q '^image delete' "$T/ev"
+kill $evp 2>/dev/null; wait $evp 2>/dev/null
+d volume rm evmark >/dev/null
+ev=$(grep -E '^(image|volume)|commit' "$T/ev" | sed 's/ sha256:[0-9a-f]*$/ ID/' | paste -sd,)
+check_eq "docker events: image tag, volume create, commit, untag, volume destroy, image delete" \
+        "volume create <no value>,image tag evbb:2,volume create <no value>,container commit <no value>,image tag evimg:latest,image untag ID,volume destroy <no value>,image untag ID,image delete ID" \
+        "$ev"
+check_match "docker events --since: a volume created since then is replayed" '^volume create dfv2$' \
+        "$(d volume create dfv2 >/dev/null; d events --since "$t0" --until "$(date +%s)" --filter type=volume --format '{{.Type}} {{.Action}} {{.Actor.ID}}')"
+d volume rm dfv2 >/dev/null
+
 # -- image prune, system prune --------------------------------------------------
 d run --name cm2 busybox true >/dev/null
 dang=$(d commit cm2)
