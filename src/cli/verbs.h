@@ -35,6 +35,7 @@ int cmd_rm(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_wait(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_rename(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_ps(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_port(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_inspect(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_logs(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_cp(struct gb_cli_ctx *ctx, int argc, char **argv);
