@@ -329,15 +329,30 @@ GB_EXPORT json_t *gb_portspec_ports_json(const struct gb_port_map *maps, size_t 
         return ports;
 }
 
+static int cmp_port_key(const void *a, const void *b)
+{
+        unsigned long x = strtoul(*(const char *const *)a, NULL, 10), y = strtoul(*(const char *const *)b, NULL, 10);
+        return x < y ? -1 : x > y;
+}
+
 GB_EXPORT char *gb_portspec_ps_string(json_t *ports)
 {
         char *out = gb_xstrdup("");
+        _cleanup_free_ const char **keys = NULL;
+        size_t nk = 0;
         const char *k;
         json_t *v;
 
-        json_object_foreach (json_is_object(ports) ? ports : NULL, k, v) {
+        /* Docker lists them by port number. */
+        keys = gb_xcalloc(json_is_object(ports) ? json_object_size(ports) + 1 : 1, sizeof(char *));
+        json_object_foreach (json_is_object(ports) ? ports : NULL, k, v)
+                keys[nk++] = k;
+        qsort(keys, nk, sizeof(char *), cmp_port_key);
+        for (size_t ki = 0; ki < nk; ki++) {
                 json_t *b;
                 size_t i;
+                k = keys[ki];
+                v = json_object_get(ports, k);
                 if (!json_is_array(v) || json_array_size(v) == 0) {
                         char *o = gb_xasprintf("%s%s%s", out, *out ? ", " : "", k);
                         free(out);
