@@ -1132,6 +1132,14 @@ GB_EXPORT int gb_engine_refresh(struct gb_engine *e, struct gb_container *c, str
         if ((strcmp(status, "running") == 0 || strcmp(status, "created") == 0) && record_pid(c, NULL) > 0 &&
             !monitor_alive(c)) {
                 _cleanup_free_ char *now = gb_timestamp_now();
+                json_t *ns = json_object_get(c->doc, "NetworkSettings");
+                /* The published ports' listeners were the monitor's: they
+                 * died with it (Docker's null values). */
+                if (json_is_object(json_object_get(ns, "Ports")))
+                        json_object_set_new(
+                                ns, "Ports",
+                                gb_portspec_ports_json(
+                                        NULL, 0, json_object_get(json_object_get(c->doc, "Config"), "ExposedPorts")));
                 if (init) {
                         /* The monitor died but the container lives: it keeps
                          * running, unmonitored (no logs, no exit code). */

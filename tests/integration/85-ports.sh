@@ -147,6 +147,15 @@ check_match "-p 53:53/udp: refused, tcp only" "Failed to parse -p '53:53/udp': o
 check_match "-p [::1]:80:80: IPv6 refused with a clear error" "IPv6 host addresses are not supported" "$(gb create -p '[::1]:80:80' "${R[@]}" true 2>&1)"
 check_match "--expose x: names the flag" "Failed to parse --expose 'x'" "$(gb create --expose x "${R[@]}" true 2>&1)"
 
+# a SIGKILLed monitor takes its listeners along; the record says so
+P7=$(free_port)
+gb run -d --name orphan -p "$P7:8080" "${R[@]}" sleep 300 >/dev/null
+check_eq "orphan: its port is bound" 1 "$(listeners "$P7")"
+kill -9 "$(gb inspect -f '{{.Ghostbox.MonitorPid}}' orphan)"
+check "... SIGKILL its monitor: the listener is gone" wait_until sh -c "[ \$(awk -v p=':$(printf '%04X' "$P7")\$' '\$2 ~ p && \$4 == \"0A\"' /proc/net/tcp | wc -l) -eq 0 ]"
+check_eq "... and inspect shows the port unbound (null)" '{"8080/tcp":null}' "$(gb inspect -f '{{json .NetworkSettings.Ports}}' orphan)"
+gb rm -f orphan >/dev/null
+
 # the listener dies with the container: rm -f frees the port at once
 gb rm -f web all hc sink brweb >/dev/null
 check_eq "after rm -f: no listener left on any published port" 0 \
