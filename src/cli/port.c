@@ -30,11 +30,12 @@ int cmd_port(struct gb_cli_ctx *ctx, int argc, char **argv)
         }
         if (argc == 3) {
                 uint16_t p;
-                if (gb_portspec_parse_key(argv[2], &p, &err) < 0) {
+                bool udp;
+                if (gb_portspec_parse_key(argv[2], &p, &udp, &err) < 0) {
                         cli_errorf("Error: %s", err.msg);
                         return EXIT_ENGINE;
                 }
-                snprintf(want, sizeof(want), "%u/tcp", p);
+                gb_portspec_key(want, p, udp);
         }
         if (cli_open_engine(ctx, &e) < 0)
                 return EXIT_ENGINE;

@@ -154,7 +154,7 @@ static void usage(FILE *f, const char *verb)
                 "                           (ghostbox network create); default: private (loopback only)\n"
                 "      --network-alias NAME another name peers on the network resolve to this container\n"
                 "      --ip ADDR            this container's address on its network\n"
-                "  -p, --publish SPEC       publish a port: [IP:][HOSTPORT[-END]:]PORT[-END][/tcp]\n"
+                "  -p, --publish SPEC       publish a port: [IP:][HOSTPORT[-END]:]PORT[-END][/tcp|/udp]\n"
                 "  -P, --publish-all        publish every exposed port on a random host port\n"
                 "      --expose PORT[-END]  expose a port (published by -P)\n"
                 "  -v, --volume SRC:DST[:OPTS]  bind mount (OPTS: ro, rw, idmap, propagation)\n"

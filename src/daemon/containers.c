@@ -230,7 +230,7 @@ static int opts_from_json(json_t *body, struct gb_run_opts *o, struct gb_error *
                 }
         }
         /* Ports: checked here so a bad shape is a 400 naming the field;
-         * keys are stored in Docker's canonical "PORT/tcp" form. */
+         * keys are stored in Docker's canonical "PORT/tcp" / "PORT/udp" form. */
         v = json_object_get(hc, "PortBindings");
         if (gb_portspec_check_bindings(v, err) < 0)
                 return -EINVAL;
@@ -240,10 +240,11 @@ static int opts_from_json(json_t *body, struct gb_run_opts *o, struct gb_error *
                 o->port_bindings = json_object();
                 json_object_foreach (v, k, x) {
                         uint16_t p = 0;
+                        bool udp = false;
                         char key[16];
-                        (void)gb_portspec_parse_key(k, &p, NULL);
-                        snprintf(key, sizeof(key), "%u/tcp", p);
-                        json_object_set_new(o->port_bindings, key, json_is_array(x) ? json_deep_copy(x) : json_array());
+                        (void)gb_portspec_parse_key(k, &p, &udp, NULL);
+                        json_object_set_new(o->port_bindings, gb_portspec_key(key, p, udp),
+                                            json_is_array(x) ? json_deep_copy(x) : json_array());
                 }
         }
         BOOL(hc, "PublishAllPorts", o->publish_all);
@@ -256,10 +257,10 @@ static int opts_from_json(json_t *body, struct gb_run_opts *o, struct gb_error *
                 o->exposed_ports = json_object();
                 json_object_foreach (v, k, x) {
                         uint16_t p = 0;
+                        bool udp = false;
                         char key[16];
-                        (void)gb_portspec_parse_key(k, &p, NULL);
-                        snprintf(key, sizeof(key), "%u/tcp", p);
-                        json_object_set_new(o->exposed_ports, key, json_object());
+                        (void)gb_portspec_parse_key(k, &p, &udp, NULL);
+                        json_object_set_new(o->exposed_ports, gb_portspec_key(key, p, udp), json_object());
                 }
         }
         v = json_object_get(hc, "SecurityOpt");

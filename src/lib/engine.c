@@ -661,12 +661,12 @@ static void set_port_fields(json_t *doc, const struct gb_run_opts *o, json_t *im
 
         json_object_foreach (json_is_object(img) ? img : NULL, k, v) {
                 uint16_t p;
+                bool udp;
                 char key[16];
-                /* Only tcp is relayed; an image's udp port stays out. */
-                if (gb_portspec_parse_key(k, &p, NULL) < 0)
+                /* Canonical keys; an sctp port stays out. */
+                if (gb_portspec_parse_key(k, &p, &udp, NULL) < 0)
                         continue;
-                snprintf(key, sizeof(key), "%u/tcp", p);
-                json_object_set_new(exposed, key, json_object());
+                json_object_set_new(exposed, gb_portspec_key(key, p, udp), json_object());
         }
         if (o->exposed_ports)
                 json_object_update(exposed, o->exposed_ports);

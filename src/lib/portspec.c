@@ -9,8 +9,8 @@
 #include "portspec.h"
 #include "util.h"
 
-#define PUBLISH_FORM "[IP:][HOSTPORT[-END]:]PORT[-END][/tcp]"
-#define EXPOSE_FORM "PORT[-END][/tcp]"
+#define PUBLISH_FORM "[IP:][HOSTPORT[-END]:]PORT[-END][/tcp|/udp]"
+#define EXPOSE_FORM "PORT[-END][/tcp|/udp]"
 
 /* "N" or "N-M", 1..65535. Returns NULL on success, else why not. */
 static const char *parse_range(const char *s, uint16_t *lo, uint16_t *hi)
@@ -49,27 +49,38 @@ static const char *parse_range(const char *s, uint16_t *lo, uint16_t *hi)
         return NULL;
 }
 
-/* Split "/proto" off s (modified in place); only tcp is relayed. */
-static const char *split_proto(char *s)
+/* Split "/proto" off s (modified in place): tcp (the default) or udp. */
+static const char *split_proto(char *s, bool *udp)
 {
         char *slash = strrchr(s, '/');
 
+        *udp = false;
         if (!slash)
                 return NULL;
         *slash = '\0';
         if (strcmp(slash + 1, "tcp") == 0)
                 return NULL;
-        if (strcmp(slash + 1, "udp") == 0 || strcmp(slash + 1, "sctp") == 0)
-                return "only tcp ports can be published by ghostbox (its proxy relays TCP streams)";
-        return "the protocol is not tcp";
+        if (strcmp(slash + 1, "udp") == 0) {
+                *udp = true;
+                return NULL;
+        }
+        if (strcmp(slash + 1, "sctp") == 0)
+                return "sctp cannot be published by ghostbox (its proxy relays tcp and udp)";
+        return "the protocol is neither tcp nor udp";
 }
 
-static void add_binding(json_t *bindings, unsigned port, const char *ip, const char *host_port)
+GB_EXPORT const char *gb_portspec_key(char buf[16], unsigned port, bool udp)
+{
+        snprintf(buf, 16, "%u/%s", port & 0xffff, udp ? "udp" : "tcp");
+        return buf;
+}
+
+static void add_binding(json_t *bindings, unsigned port, bool udp, const char *ip, const char *host_port)
 {
         char key[16];
         json_t *arr;
 
-        snprintf(key, sizeof(key), "%u/tcp", port);
+        gb_portspec_key(key, port, udp);
         arr = json_object_get(bindings, key);
         if (!json_is_array(arr)) {
                 arr = json_array();
@@ -85,6 +96,7 @@ GB_EXPORT int gb_portspec_parse_publish(const char *value, json_t *bindings, str
         char *c1, *c2;
         uint16_t clo, chi, hlo = 0, hhi = 0;
         struct in_addr a;
+        bool udp;
 
 #define FAIL(...)                                                                                                  \
         do {                                                                                                       \
@@ -95,7 +107,7 @@ GB_EXPORT int gb_portspec_parse_publish(const char *value, json_t *bindings, str
 
         if (s[0] == '[')
                 FAIL("IPv6 host addresses are not supported, only IPv4");
-        why = split_proto(s);
+        why = split_proto(s, &udp);
         if (why)
                 FAIL("%s", why);
         c2 = strrchr(s, ':');
@@ -134,7 +146,7 @@ GB_EXPORT int gb_portspec_parse_publish(const char *value, json_t *bindings, str
                 char hp[8] = "";
                 if (*host)
                         snprintf(hp, sizeof(hp), "%u", hlo + i);
-                add_binding(bindings, clo + i, ip, hp);
+                add_binding(bindings, clo + i, udp, ip, hp);
         }
         return 0;
 }
@@ -142,7 +154,8 @@ GB_EXPORT int gb_portspec_parse_publish(const char *value, json_t *bindings, str
 GB_EXPORT int gb_portspec_parse_expose(const char *value, json_t *exposed, struct gb_error *err)
 {
         _cleanup_free_ char *s = gb_xstrdup(value);
-        const char *why = split_proto(s);
+        bool udp;
+        const char *why = split_proto(s, &udp);
         uint16_t lo, hi;
 
         if (why)
@@ -157,23 +170,25 @@ GB_EXPORT int gb_portspec_parse_expose(const char *value, json_t *exposed, struc
                                     why);
         for (unsigned p = lo; p <= hi; p++) {
                 char key[16];
-                snprintf(key, sizeof(key), "%u/tcp", p);
-                json_object_set_new(exposed, key, json_object());
+                json_object_set_new(exposed, gb_portspec_key(key, p, udp), json_object());
         }
         return 0;
 }
 
-GB_EXPORT int gb_portspec_parse_key(const char *key, uint16_t *ret_port, struct gb_error *err)
+GB_EXPORT int gb_portspec_parse_key(const char *key, uint16_t *ret_port, bool *ret_udp, struct gb_error *err)
 {
         _cleanup_free_ char *s = gb_xstrdup(key);
-        const char *why = split_proto(s);
+        bool udp;
+        const char *why = split_proto(s, &udp);
         uint16_t lo, hi;
 
         if (!why && (why = parse_range(s, &lo, &hi)) == NULL && lo != hi)
                 why = "is a range (one port per key)";
         if (why)
-                return gb_error_set(err, EINVAL, "port '%s': %s (expected PORT/tcp)", key, why);
+                return gb_error_set(err, EINVAL, "port '%s': %s (expected PORT/tcp or PORT/udp)", key, why);
         *ret_port = lo;
+        if (ret_udp)
+                *ret_udp = udp;
         return 0;
 }
 
@@ -232,7 +247,7 @@ GB_EXPORT int gb_portspec_check_exposed(json_t *exposed, struct gb_error *err)
         if (!json_is_object(exposed))
                 return gb_error_set(err, EINVAL, "field Config.ExposedPorts must be an object");
         json_object_foreach (exposed, k, v)
-                if (gb_portspec_parse_key(k, &p, err) < 0)
+                if (gb_portspec_parse_key(k, &p, NULL, err) < 0)
                         return gb_error_prefix(err, "Config.ExposedPorts");
         return 0;
 }
@@ -259,7 +274,7 @@ GB_EXPORT int gb_portspec_plan(json_t *bindings, json_t *exposed, bool publish_a
                 struct gb_port_map pm = {0};
                 json_t *b;
                 size_t i;
-                r = gb_portspec_parse_key(k, &pm.port, err);
+                r = gb_portspec_parse_key(k, &pm.port, &pm.udp, err);
                 if (r < 0)
                         return gb_error_prefix(err, "HostConfig.PortBindings");
                 if (json_is_null(v))
@@ -285,10 +300,12 @@ GB_EXPORT int gb_portspec_plan(json_t *bindings, json_t *exposed, bool publish_a
         if (publish_all)
                 json_object_foreach (json_is_object(exposed) ? exposed : NULL, k, v) {
                         struct gb_port_map pm = {0};
-                        r = gb_portspec_parse_key(k, &pm.port, err);
+                        char key[16];
+                        r = gb_portspec_parse_key(k, &pm.port, &pm.udp, err);
                         if (r < 0)
                                 return gb_error_prefix(err, "Config.ExposedPorts");
-                        if (json_object_get(bindings, k))
+                        if (json_object_get(bindings, k) ||
+                            json_object_get(bindings, gb_portspec_key(key, pm.port, pm.udp)))
                                 continue;
                         r = plan_add(&m, &n, pm, err);
                         if (r < 0)
@@ -306,17 +323,17 @@ GB_EXPORT json_t *gb_portspec_ports_json(const struct gb_port_map *maps, size_t 
 
         json_object_foreach (json_is_object(exposed) ? exposed : NULL, k, v) {
                 uint16_t p;
+                bool udp;
                 char key[16];
-                if (gb_portspec_parse_key(k, &p, NULL) < 0)
+                if (gb_portspec_parse_key(k, &p, &udp, NULL) < 0)
                         continue;
-                snprintf(key, sizeof(key), "%u/tcp", p);
-                json_object_set_new(ports, key, json_null());
+                json_object_set_new(ports, gb_portspec_key(key, p, udp), json_null());
         }
         for (size_t i = 0; i < n; i++) {
                 char key[16], ip[INET_ADDRSTRLEN] = "0.0.0.0", hp[8];
                 struct in_addr a = {.s_addr = maps[i].host_ip};
                 json_t *arr;
-                snprintf(key, sizeof(key), "%u/tcp", maps[i].port);
+                gb_portspec_key(key, maps[i].port, maps[i].udp);
                 snprintf(hp, sizeof(hp), "%u", maps[i].host_port);
                 (void)inet_ntop(AF_INET, &a, ip, sizeof(ip));
                 arr = json_object_get(ports, key);
@@ -377,20 +394,22 @@ GB_EXPORT json_t *gb_portspec_api_list(json_t *ports)
 
         json_object_foreach (json_is_object(ports) ? ports : NULL, k, v) {
                 uint16_t p;
+                bool udp;
                 json_t *b;
                 size_t i;
-                if (gb_portspec_parse_key(k, &p, NULL) < 0)
+                if (gb_portspec_parse_key(k, &p, &udp, NULL) < 0)
                         continue;
                 if (!json_is_array(v) || json_array_size(v) == 0) {
-                        json_array_append_new(list, json_pack("{s:i, s:s}", "PrivatePort", (int)p, "Type", "tcp"));
+                        json_array_append_new(
+                                list, json_pack("{s:i, s:s}", "PrivatePort", (int)p, "Type", udp ? "udp" : "tcp"));
                         continue;
                 }
                 json_array_foreach (v, i, b) {
                         const char *hp = json_string_value(json_object_get(b, "HostPort")) ?: "0";
-                        json_array_append_new(list,
-                                              json_pack("{s:s, s:i, s:i, s:s}", "IP",
-                                                        json_string_value(json_object_get(b, "HostIp")) ?: "",
-                                                        "PrivatePort", (int)p, "PublicPort", atoi(hp), "Type", "tcp"));
+                        json_array_append_new(list, json_pack("{s:s, s:i, s:i, s:s}", "IP",
+                                                              json_string_value(json_object_get(b, "HostIp")) ?: "",
+                                                              "PrivatePort", (int)p, "PublicPort", atoi(hp), "Type",
+                                                              udp ? "udp" : "tcp"));
                 }
         }
         return list;

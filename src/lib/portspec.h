@@ -1,7 +1,7 @@
 /* Docker's port publishing syntax and records.
  *
- *   -p [IP:][HOSTPORT[-END]:]PORT[-END][/tcp]   publish (empty HOSTPORT: random)
- *   --expose PORT[-END][/tcp]                   expose only
+ *   -p [IP:][HOSTPORT[-END]:]PORT[-END][/tcp|/udp]   publish (empty HOSTPORT: random)
+ *   --expose PORT[-END][/tcp|/udp]                   expose only
  *   -P                                          publish every exposed port on a random host port
  *
  * Parsed into Docker's record shapes: HostConfig.PortBindings
@@ -9,8 +9,8 @@
  * ({"80/tcp":{}}). The monitor turns those into listening sockets
  * (gb_portspec_plan) and writes NetworkSettings.Ports back.
  *
- * Only IPv4 and TCP: an IPv6 host address or /udp is refused with an error
- * that says so (the proxy in the monitor relays TCP streams only). */
+ * IPv4 only: an IPv6 host address is refused with an error that says so;
+ * sctp too (the monitor's proxy relays TCP streams and UDP datagrams). */
 #pragma once
 
 #include <jansson.h>
@@ -27,7 +27,11 @@ struct gb_port_map {
         uint32_t host_ip;   /* network byte order; 0: every address */
         uint16_t host_port; /* 0: random (bound to port 0, then read back) */
         uint16_t port;      /* the container's port */
+        bool udp;
 };
+
+/* "PORT/tcp" or "PORT/udp" into buf. */
+const char *gb_portspec_key(char buf[16], unsigned port, bool udp);
 
 /* One -p value: add its bindings to the PortBindings object `bindings`.
  * Errors name the flag and value and say what form is expected. */
@@ -36,8 +40,9 @@ int gb_portspec_parse_publish(const char *value, json_t *bindings, struct gb_err
 /* One --expose value: add its ports to the ExposedPorts object `exposed`. */
 int gb_portspec_parse_expose(const char *value, json_t *exposed, struct gb_error *err);
 
-/* A PortBindings/ExposedPorts key: "80", "80/tcp". */
-int gb_portspec_parse_key(const char *key, uint16_t *ret_port, struct gb_error *err);
+/* A PortBindings/ExposedPorts key: "80", "80/tcp", "53/udp" (ret_udp may
+ * be NULL). */
+int gb_portspec_parse_key(const char *key, uint16_t *ret_port, bool *ret_udp, struct gb_error *err);
 
 /* Check the shape of an API client's HostConfig.PortBindings and
  * Config.ExposedPorts (NULL or null is fine); messages name the field. */

@@ -503,6 +503,7 @@ static void run_loop(struct monitor *m)
 
         for (;;) {
                 size_t n = 0, first_client, first_proxy;
+                int timeout;
                 int out = m->tty ? m->pty_fd : m->out_fd;
 
                 p[n++] = (struct pollfd){.fd = m->sig_fd, .events = POLLIN};
@@ -519,8 +520,9 @@ static void run_loop(struct monitor *m)
                         p[n++] = (struct pollfd){.fd = m->clients[i].fd,
                                                  .events = m->clients[i].flags & GB_ATTACH_STDIN ? POLLIN : 0};
                 first_proxy = n;
+                timeout = proxy_expire(&m->proxy);
                 n += proxy_fill(&m->proxy, p + n);
-                if (poll(p, n, -1) < 0) {
+                if (poll(p, n, timeout) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return;

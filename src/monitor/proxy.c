@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -16,6 +17,7 @@
 #include "util.h"
 
 #define BUF_SIZE 65536
+#define DGRAM_MAX 65536
 
 struct half {
         char *buf;
@@ -32,6 +34,20 @@ struct proxy_conn {
         bool connecting, hup[2], dead;
         void *mem;
 };
+
+struct proxy_flow {
+        size_t map;                /* which listener */
+        struct sockaddr_in client; /* the host-side peer */
+        int fd;                    /* ours in the container, connected to its port */
+        time_t last;
+};
+
+static time_t now_s(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec;
+}
 
 static void ip_text(uint32_t ip, char out[INET_ADDRSTRLEN])
 {
@@ -80,7 +96,7 @@ int proxy_bind(struct proxy *p, json_t *doc, struct gb_error *err)
                 int one = 1, fd;
 
                 ip_text(m->host_ip, ip);
-                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                fd = socket(AF_INET, (m->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
                 if (fd < 0) {
                         r = gb_error_sys(err, errno, "Failed to create a socket for port %u", m->host_port);
                         goto fail;
@@ -97,7 +113,7 @@ int proxy_bind(struct proxy *p, json_t *doc, struct gb_error *err)
                                     : gb_error_sys(err, errno, "Bind for %s:%u failed", ip, m->host_port);
                         goto fail;
                 }
-                if (listen(fd, 128) < 0) {
+                if (!m->udp && listen(fd, 128) < 0) {
                         r = gb_error_sys(err, errno, "Failed to listen on %s:%u", ip, m->host_port);
                         goto fail;
                 }
@@ -141,7 +157,7 @@ json_t *proxy_ports_json(const struct proxy *p, json_t *doc, bool running)
 
 size_t proxy_max_fds(const struct proxy *p)
 {
-        return p->n_maps + 2 * (size_t)PROXY_MAX_CONNS;
+        return p->n_maps + (size_t)PROXY_MAX_FLOWS + 2 * (size_t)PROXY_MAX_CONNS;
 }
 
 static void conn_close(struct proxy_conn *c)
@@ -155,13 +171,13 @@ static void conn_close(struct proxy_conn *c)
 
 /* A socket in the container's network namespace. setns is per thread and
  * the monitor has one: nothing else runs while we are over there. */
-static int container_socket(struct proxy *p)
+static int container_socket(struct proxy *p, int type)
 {
         int fd, saved;
 
         if (setns(p->ctr_ns, CLONE_NEWNET) < 0)
                 return -1;
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        fd = socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         saved = errno;
         if (setns(p->host_ns, CLONE_NEWNET) < 0) {
                 /* Never stay in the container's namespace: any later
@@ -184,7 +200,7 @@ static void accept_one(struct proxy *p, size_t li)
         if (cfd < 0)
                 return;
         c.fd[0] = cfd;
-        c.fd[1] = p->ctr_ns >= 0 ? container_socket(p) : -1;
+        c.fd[1] = p->ctr_ns >= 0 ? container_socket(p, SOCK_STREAM) : -1;
         c.mem = mmap(NULL, 2 * BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (c.fd[1] < 0 || c.mem == MAP_FAILED) {
                 c.mem = c.mem == MAP_FAILED ? NULL : c.mem;
@@ -209,8 +225,11 @@ size_t proxy_fill(struct proxy *p, struct pollfd *pfd)
         size_t n = 0;
 
         for (size_t i = 0; i < p->n_maps; i++)
-                pfd[n++] =
-                        (struct pollfd){.fd = p->n_conns < PROXY_MAX_CONNS ? p->listen_fds[i] : -1, .events = POLLIN};
+                pfd[n++] = (struct pollfd){.fd = p->maps[i].udp || p->n_conns < PROXY_MAX_CONNS ? p->listen_fds[i] : -1,
+                                           .events = POLLIN};
+        for (size_t k = 0; k < p->n_flows; k++)
+                pfd[n++] = (struct pollfd){.fd = p->flows[k].fd, .events = POLLIN};
+        p->polled_flows = p->n_flows;
         for (size_t k = 0; k < p->n_conns; k++) {
                 struct proxy_conn *c = &p->conns[k];
                 if (c->connecting) {
@@ -293,9 +312,106 @@ static void conn_step(struct proxy_conn *c, const struct pollfd *pf)
                 c->dead = true;
 }
 
+static bool dgram_buf(struct proxy *p)
+{
+        if (!p->dgram) {
+                void *m = mmap(NULL, DGRAM_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (m == MAP_FAILED)
+                        return false;
+                p->dgram = m;
+        }
+        return true;
+}
+
+/* Datagrams from the container back to the flow's client, through the
+ * listening socket (the client expects them from the port it sent to). */
+static void flow_reply(struct proxy *p, struct proxy_flow *f)
+{
+        if (!dgram_buf(p))
+                return;
+        for (int round = 0; round < 64; round++) {
+                ssize_t n = recv(f->fd, p->dgram, DGRAM_MAX, MSG_DONTWAIT);
+                if (n < 0)
+                        return; /* EAGAIN, or ECONNREFUSED: nobody listens in there (yet) */
+                (void)sendto(p->listen_fds[f->map], p->dgram, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&f->client,
+                             sizeof(f->client));
+                f->last = now_s();
+        }
+}
+
+static struct proxy_flow *flow_for(struct proxy *p, size_t li, const struct sockaddr_in *from)
+{
+        struct sockaddr_in sa = {
+                .sin_family = AF_INET, .sin_port = htons(p->maps[li].port), .sin_addr.s_addr = p->target_ip};
+        struct proxy_flow f = {.map = li, .client = *from};
+
+        for (size_t k = 0; k < p->n_flows; k++)
+                if (p->flows[k].map == li && p->flows[k].client.sin_port == from->sin_port &&
+                    p->flows[k].client.sin_addr.s_addr == from->sin_addr.s_addr)
+                        return &p->flows[k];
+        if (p->n_flows >= PROXY_MAX_FLOWS || p->ctr_ns < 0)
+                return NULL;
+        f.fd = container_socket(p, SOCK_DGRAM);
+        if (f.fd < 0)
+                return NULL;
+        if (connect(f.fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                close(f.fd);
+                return NULL;
+        }
+        p->flows = gb_xrealloc(p->flows, (p->n_flows + 1) * sizeof(*p->flows));
+        p->flows[p->n_flows] = f;
+        return &p->flows[p->n_flows++];
+}
+
+/* Datagrams from host clients: each into its client's flow. */
+static void udp_in(struct proxy *p, size_t li)
+{
+        if (!dgram_buf(p))
+                return;
+        for (int round = 0; round < 64; round++) {
+                struct sockaddr_in from;
+                socklen_t fl = sizeof(from);
+                struct proxy_flow *f;
+                ssize_t n =
+                        recvfrom(p->listen_fds[li], p->dgram, DGRAM_MAX, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+                if (n < 0)
+                        return;
+                if (fl != sizeof(from) || from.sin_family != AF_INET)
+                        continue;
+                f = flow_for(p, li, &from);
+                if (!f)
+                        continue; /* at the cap: dropped, as a full network would */
+                (void)send(f->fd, p->dgram, (size_t)n, MSG_DONTWAIT);
+                f->last = now_s();
+        }
+}
+
+int proxy_expire(struct proxy *p)
+{
+        time_t now = now_s(), next = -1;
+
+        for (size_t k = 0; k < p->n_flows;) {
+                time_t until = p->flows[k].last + PROXY_UDP_IDLE_S - now;
+                if (until <= 0) {
+                        close(p->flows[k].fd);
+                        p->flows[k] = p->flows[--p->n_flows];
+                        continue;
+                }
+                if (next < 0 || until < next)
+                        next = until;
+                k++;
+        }
+        return next < 0 ? -1 : (int)next * 1000;
+}
+
 void proxy_handle(struct proxy *p, const struct pollfd *pfd)
 {
-        size_t n = p->n_maps, nc = p->n_conns;
+        size_t n = p->n_maps + p->polled_flows, nc = p->n_conns;
+
+        /* Flows first, as polled (new ones are only made below). */
+        for (size_t k = 0; k < p->polled_flows; k++)
+                if (pfd[p->n_maps + k].revents)
+                        flow_reply(p, &p->flows[k]);
 
         /* Connections first (the poll set was made before any accept). */
         for (size_t k = 0; k < nc; k++)
@@ -308,7 +424,9 @@ void proxy_handle(struct proxy *p, const struct pollfd *pfd)
                         k++;
         }
         for (size_t i = 0; i < p->n_maps; i++)
-                if (pfd[i].revents & POLLIN)
+                if ((pfd[i].revents & POLLIN) && p->maps[i].udp)
+                        udp_in(p, i);
+                else if (pfd[i].revents & POLLIN)
                         for (int round = 0; round < 16 && p->n_conns < PROXY_MAX_CONNS; round++) {
                                 size_t before = p->n_conns;
                                 accept_one(p, i);
@@ -323,6 +441,9 @@ void proxy_close(struct proxy *p)
         for (size_t k = 0; k < p->n_conns; k++)
                 conn_close(&p->conns[k]);
         p->n_conns = 0;
+        for (size_t k = 0; k < p->n_flows; k++)
+                close(p->flows[k].fd);
+        p->n_flows = p->polled_flows = 0;
         if (p->ctr_ns >= 0) {
                 close(p->ctr_ns);
                 p->ctr_ns = -1;

@@ -5,7 +5,10 @@
  * container exists (so a taken port fails the start cleanly); each accepted
  * connection gets a socket made inside the container's network namespace
  * (setns there and back: the monitor has no other threads) that connects to
- * the container's port, and bytes are relayed both ways with half-close. */
+ * the container's port, and bytes are relayed both ways with half-close.
+ * UDP: one flow per client address (a socket in the container's namespace
+ * connected to the container's port), forgotten after PROXY_UDP_IDLE_S
+ * without traffic. */
 #pragma once
 
 #include <jansson.h>
@@ -19,8 +22,13 @@
 /* Concurrent relayed connections per container; beyond it new ones wait
  * in the listen backlog. Each holds 2 x 64 KiB of buffer while open. */
 #define PROXY_MAX_CONNS 256
+/* UDP flows per container (clients beyond it are dropped until one idles
+ * out), and how long an idle flow is kept (docker-proxy: 90 s). */
+#define PROXY_MAX_FLOWS 256
+#define PROXY_UDP_IDLE_S 60
 
 struct proxy_conn;
+struct proxy_flow;
 
 struct proxy {
         struct gb_port_map *maps; /* resolved: host_port is the bound one */
@@ -30,6 +38,9 @@ struct proxy {
         uint32_t target_ip; /* network order: 127.0.0.1, or the container's bridge address */
         struct proxy_conn *conns;
         size_t n_conns;
+        struct proxy_flow *flows;
+        size_t n_flows, polled_flows;
+        char *dgram; /* one datagram; mmap'ed at the first one */
 };
 
 /* Bind every published port of the record doc (nothing for --network=host).
@@ -49,6 +60,10 @@ json_t *proxy_ports_json(const struct proxy *p, json_t *doc, bool running);
 size_t proxy_max_fds(const struct proxy *p);
 size_t proxy_fill(struct proxy *p, struct pollfd *pfd);
 void proxy_handle(struct proxy *p, const struct pollfd *pfd);
+
+/* Forget idle UDP flows; returns the poll timeout (ms) until the next one
+ * idles out, -1 when there is none. */
+int proxy_expire(struct proxy *p);
 
 /* Close every listener and connection (the container stopped). */
 void proxy_close(struct proxy *p);

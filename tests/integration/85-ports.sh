@@ -17,6 +17,19 @@ at_exit 'for n in $("${G[@]}" network ls -q 2>/dev/null); do "${G[@]}" network r
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # How many sockets listen on host TCP port $1 (the host's namespace).
 listeners() { awk -v p=":$(printf '%04X' "$1")\$" '$2 ~ p && $4 == "0A"' /proc/net/tcp | wc -l; }
+# How many UDP sockets are bound to host port $1.
+udp_bound() { awk -v p=":$(printf '%04X' "$1")\$" '$2 ~ p' /proc/net/udp | wc -l; }
+# Send datagrams "$2-0".."$2-2" to port $1 from one socket, print the replies.
+udp_ask() {
+        python3 - "$1" "$2" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+for i in range(3):
+    s.sendto(("%s-%d" % (sys.argv[2], i)).encode(), ("127.0.0.1", int(sys.argv[1])))
+    print(s.recvfrom(65536)[0].decode())
+PY
+}
 fetch() { curl -sf --max-time 5 "http://127.0.0.1:$1/$2"; }
 # Send a request, shut our write side, print the whole reply.
 halfclose() {
@@ -125,6 +138,23 @@ check_eq "... it reaches the container" hello-random "$(wait_until fetch "$RP" i
 check_eq "... every exposed port is published" 3 "$(gb port all | grep -c ' -> 0\.0\.0\.0:')"
 check_eq "... each with a listener of its own" 1 "$(listeners "$(gb port all 7001 | cut -d: -f2)")"
 
+# UDP: a flow per client address (busybox has no UDP server: a static echo
+# helper from the build runs in the container)
+cp "$GB_BUILD/tests/helpers/gb-udp-echo" "$T/rootfs/udp-echo"
+PU=$(free_port)
+check_fails "before -p .../udp: no answer on udp $PU" udp_ask "$PU" early
+gb run -d --name uecho -p "$PU:5353/udp" -p "$PU:5353" "${R[@]}" /udp-echo 5353 >/dev/null
+check_eq "udp: datagrams reach the container's echo server and come back" "echo:a-0 echo:a-1 echo:a-2" \
+        "$(wait_until udp_ask "$PU" warm; udp_ask "$PU" a | paste -sd' ')"
+check_eq "... a second client gets its own replies" "echo:b-0 echo:b-1 echo:b-2" "$(udp_ask "$PU" b | paste -sd' ')"
+check_eq "ghostbox port: udp and tcp on the same host port" "5353/tcp -> 0.0.0.0:$PU,5353/udp -> 0.0.0.0:$PU" \
+        "$(gb port uecho | sort | paste -sd,)"
+check_match "ghostbox ps: the udp port" "0\.0\.0\.0:$PU->5353/udp" "$(gb ps)"
+gb stop -t 1 uecho >/dev/null
+check_eq "after stop: the udp socket is closed" 0 "$(udp_bound "$PU")"
+check_fails "... no answer" udp_ask "$PU" late
+gb rm -f uecho >/dev/null
+
 # bridge network: the proxy connects to eth0's address
 gb network create pnet >/dev/null
 P4=$(free_port)
@@ -133,6 +163,10 @@ gb run -d --name brweb --network pnet -p "$P4:8080" "${R[@]}" sh -c \
 BIP=$(gb inspect -f '{{.NetworkSettings.Networks.pnet.IPAddress}}' brweb)
 check "bridge network: curl reaches a server bound to eth0's address only" wait_until fetch "$P4" i
 check_eq "... the page names that address" "bridge-$BIP" "$(fetch "$P4" i)"
+PU2=$(free_port)
+gb run -d --name ubr --network pnet -p "$PU2:5353/udp" "${R[@]}" /udp-echo 5353 >/dev/null
+check_eq "bridge network: udp too" "echo:c-0 echo:c-1 echo:c-2" "$(wait_until udp_ask "$PU2" warm; udp_ask "$PU2" c | paste -sd' ')"
+gb rm -f ubr >/dev/null
 check_fails "... (the server does not listen on the container's loopback)" gb exec brweb wget -qO- http://127.0.0.1:8080/i
 
 # flag combinations and parse errors
@@ -141,9 +175,9 @@ check_match "-p with --network none: refused as Docker does" 'conflicting option
 check_match "-p with --network host: discarded with Docker's warning" 'WARNING: Published ports are discarded when using host network mode' \
         "$(gb run --rm --userns host --network host -p "$(free_port):80" "${R[@]}" true 2>&1)"
 check_eq "-p '80:abc': the error names the flag, the value and the form" \
-        "ghostbox: Failed to parse -p '80:abc': container port 'abc' is not a number (expected [IP:][HOSTPORT[-END]:]PORT[-END][/tcp])" \
+        "ghostbox: Failed to parse -p '80:abc': container port 'abc' is not a number (expected [IP:][HOSTPORT[-END]:]PORT[-END][/tcp|/udp])" \
         "$(gb run --rm -p 80:abc "${R[@]}" true 2>&1)"
-check_match "-p 53:53/udp: refused, tcp only" "Failed to parse -p '53:53/udp': only tcp" "$(gb create -p 53:53/udp "${R[@]}" true 2>&1)"
+check_match "-p 53:53/sctp: refused, tcp and udp only" "Failed to parse -p '53:53/sctp': sctp cannot be published" "$(gb create -p 53:53/sctp "${R[@]}" true 2>&1)"
 check_match "-p [::1]:80:80: IPv6 refused with a clear error" "IPv6 host addresses are not supported" "$(gb create -p '[::1]:80:80' "${R[@]}" true 2>&1)"
 check_match "--expose x: names the flag" "Failed to parse --expose 'x'" "$(gb create --expose x "${R[@]}" true 2>&1)"
 
@@ -185,7 +219,11 @@ else
                 "$(code -X POST -H 'Content-Type: application/json' -d '{"Image":"busybox","HostConfig":{"PortBindings":[1]}}' http://d/v1.43/containers/create)"
         check_eq "POST create with a bad ExposedPorts key: 400" 400 \
                 "$(code -X POST -H 'Content-Type: application/json' -d '{"Image":"busybox","ExposedPorts":{"x/tcp":{}}}' http://d/v1.43/containers/create)"
-        d rm -f dweb dall >/dev/null
+        PU3=$(free_port)
+        d run -d --name dudp -p "$PU3:5353/udp" busybox sleep 300 >/dev/null
+        check_eq "docker run -p .../udp: docker port" "5353/udp -> 0.0.0.0:$PU3" "$(d port dudp)"
+        check_match "... docker ps Ports" "0\.0\.0\.0:$PU3->5353/udp" "$(d ps --format '{{.Ports}}' -f name=dudp)"
+        d rm -f dweb dall dudp >/dev/null
         check_eq "after docker rm -f: the port is free" 0 "$(listeners "$P5")"
 fi
 if ! command -v docker-compose >/dev/null; then

@@ -56,6 +56,7 @@ static void test_publish(void **state)
                                               "\"81/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"8081\"}]}");
         expect_publish("7000-7001", "{\"7000/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"\"}],"
                                     "\"7001/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"\"}]}");
+        expect_publish("5353:53/udp", "{\"53/udp\":[{\"HostIp\":\"\",\"HostPort\":\"5353\"}]}");
         expect_publish("65535:1", "{\"1/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"65535\"}]}");
 }
 
@@ -70,9 +71,8 @@ static void test_publish_errors(void **state)
         publish_fails("90-80:90-80", "empty range");
         publish_fails("8080-8082:80-81", "differ in length");
         publish_fails("8080-8081:80", "differ in length");
-        publish_fails("8080:80/udp", "only tcp");
-        publish_fails("8080:80/sctp", "only tcp");
-        publish_fails("8080:80/xyz", "not tcp");
+        publish_fails("8080:80/sctp", "sctp cannot be published");
+        publish_fails("8080:80/xyz", "neither tcp nor udp");
         publish_fails("[::1]:8080:80", "IPv6");
         publish_fails("::1:8080:80", "IPv6");
         publish_fails("300.1.1.1:8080:80", "'300.1.1.1' is not an IPv4 address");
@@ -95,18 +95,26 @@ static void test_expose_and_keys(void **state)
         free(s);
         assert_int_equal(gb_portspec_parse_expose("x", e, &err), -EINVAL);
         assert_string_equal(err.msg,
-                            "Failed to parse --expose 'x': port 'x' is not a number (expected PORT[-END][/tcp])");
-        assert_int_equal(gb_portspec_parse_expose("53/udp", e, &err), -EINVAL);
-        assert_non_null(strstr(err.msg, "--expose '53/udp': only tcp"));
+                            "Failed to parse --expose 'x': port 'x' is not a number (expected PORT[-END][/tcp|/udp])");
+        assert_int_equal(gb_portspec_parse_expose("53/sctp", e, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "--expose '53/sctp': sctp cannot be published"));
+        assert_int_equal(gb_portspec_parse_expose("53/udp", e, &err), 0);
+        assert_non_null(json_object_get(e, "53/udp"));
         json_decref(e);
 
-        assert_int_equal(gb_portspec_parse_key("80/tcp", &p, &err), 0);
+        bool udp = true;
+        assert_int_equal(gb_portspec_parse_key("80/tcp", &p, &udp, &err), 0);
         assert_int_equal(p, 80);
-        assert_int_equal(gb_portspec_parse_key("443", &p, &err), 0);
+        assert_false(udp);
+        assert_int_equal(gb_portspec_parse_key("443", &p, &udp, &err), 0);
         assert_int_equal(p, 443);
-        assert_int_equal(gb_portspec_parse_key("80-81/tcp", &p, &err), -EINVAL);
-        assert_int_equal(gb_portspec_parse_key("80/udp", &p, &err), -EINVAL);
-        assert_int_equal(gb_portspec_parse_key("", &p, &err), -EINVAL);
+        assert_false(udp);
+        assert_int_equal(gb_portspec_parse_key("53/udp", &p, &udp, &err), 0);
+        assert_int_equal(p, 53);
+        assert_true(udp);
+        assert_int_equal(gb_portspec_parse_key("80-81/tcp", &p, NULL, &err), -EINVAL);
+        assert_int_equal(gb_portspec_parse_key("80/sctp", &p, NULL, &err), -EINVAL);
+        assert_int_equal(gb_portspec_parse_key("", &p, NULL, &err), -EINVAL);
 }
 
 static void test_api_shapes(void **state)
@@ -138,9 +146,9 @@ static void test_api_shapes(void **state)
         assert_int_equal(gb_portspec_check_bindings(b, &err), -EINVAL);
         assert_non_null(strstr(err.msg, "is a range"));
         json_decref(b);
-        b = json_loads("{\"53/udp\":[{\"HostPort\":\"53\"}]}", 0, NULL);
+        b = json_loads("{\"53/sctp\":[{\"HostPort\":\"53\"}]}", 0, NULL);
         assert_int_equal(gb_portspec_check_bindings(b, &err), -EINVAL);
-        assert_non_null(strstr(err.msg, "HostConfig.PortBindings: port '53/udp': only tcp"));
+        assert_non_null(strstr(err.msg, "HostConfig.PortBindings: port '53/sctp': sctp"));
         json_decref(b);
         b = json_loads("{\"80/tcp\":{}}", 0, NULL);
         assert_int_equal(gb_portspec_check_exposed(b, &err), 0);
@@ -191,6 +199,21 @@ static void test_plan_and_records(void **state)
         assert_int_equal(json_array_size(list), 3);
         s = json_dumps(json_array_get(list, 0), JSON_COMPACT | JSON_SORT_KEYS);
         assert_string_equal(s, "{\"IP\":\"127.0.0.1\",\"PrivatePort\":80,\"PublicPort\":8080,\"Type\":\"tcp\"}");
+        free(s);
+        json_decref(list);
+        json_decref(ports);
+        free(m);
+        /* tcp and udp on the same port number are two listeners */
+        json_decref(b);
+        b = json_loads("{\"53/tcp\":[{\"HostPort\":\"5353\"}],\"53/udp\":[{\"HostPort\":\"5353\"}]}", 0, NULL);
+        assert_int_equal(gb_portspec_plan(b, NULL, false, &m, &n, &err), 0);
+        assert_int_equal(n, 2);
+        assert_false(m[0].udp);
+        assert_true(m[1].udp);
+        ports = gb_portspec_ports_json(m, n, NULL);
+        list = gb_portspec_api_list(ports);
+        s = json_dumps(json_array_get(list, 1), JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal(s, "{\"IP\":\"0.0.0.0\",\"PrivatePort\":53,\"PublicPort\":5353,\"Type\":\"udp\"}");
         free(s);
         json_decref(list);
         json_decref(ports);
