@@ -102,10 +102,12 @@ int proxy_bind(struct proxy *p, json_t *doc, struct gb_error *err)
                         goto fail;
                 }
                 p->listen_fds[i] = fd;
-                /* A restart must re-bind at once, past the last run's
-                 * TIME_WAIT connections (it never lets two listeners share
-                 * a port on Linux). */
-                (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+                /* TCP: a restart must re-bind at once, past the last
+                 * run's TIME_WAIT connections (it never lets two listeners
+                 * share a port on Linux). Not for UDP: there it would let a
+                 * second container bind the same port and steal datagrams. */
+                if (!m->udp)
+                        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
                 if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
                         r = errno == EADDRINUSE
                                     ? gb_error_set(err, EADDRINUSE, "Bind for %s:%u failed: port is already allocated",

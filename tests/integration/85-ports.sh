@@ -150,6 +150,10 @@ check_eq "... a second client gets its own replies" "echo:b-0 echo:b-1 echo:b-2"
 check_eq "ghostbox port: udp and tcp on the same host port" "5353/tcp -> 0.0.0.0:$PU,5353/udp -> 0.0.0.0:$PU" \
         "$(gb port uecho | sort | paste -sd,)"
 check_match "ghostbox ps: the udp port" "0\.0\.0\.0:$PU->5353/udp" "$(gb ps)"
+check_match "a second container on the same udp port fails with Docker's message" \
+        "Bind for 0\.0\.0\.0:$PU failed: port is already allocated" \
+        "$(gb run -d --name udup -p "$PU:5353/udp" "${R[@]}" /udp-echo 5353 2>&1; gb rm -f udup >/dev/null 2>&1)"
+check_eq "... the first still answers" "echo:d-0 echo:d-1 echo:d-2" "$(udp_ask "$PU" d | paste -sd' ')"
 gb stop -t 1 uecho >/dev/null
 check_eq "after stop: the udp socket is closed" 0 "$(udp_bound "$PU")"
 check_fails "... no answer" udp_ask "$PU" late
