@@ -27,6 +27,7 @@ static const struct gb_verb verbs[] = {
         {"rename", cmd_rename, "Rename a container"},
         {"commit", cmd_commit, "Create a new image from a container's changes"},
         {"ps", cmd_ps, "List containers"},
+        {"port", cmd_port, "List port mappings of a container"},
         {"inspect", cmd_inspect, "Show low-level information on containers"},
         {"logs", cmd_logs, "Fetch the logs of a container"},
         {"cp", cmd_cp, "Copy files between a container and the host"},

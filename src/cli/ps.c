@@ -6,6 +6,7 @@
 
 #include "cleanup.h"
 #include "cli-engine.h"
+#include "portspec.h"
 #include "util.h"
 
 static char *command_text(json_t *doc)
@@ -37,6 +38,12 @@ static json_t *ps_row(json_t *doc)
         _cleanup_free_ char *ago = cli_ago(json_string_value(json_object_get(doc, "Created")));
         const char *id = json_string_value(json_object_get(doc, "Id")) ?: "";
         const char *name = json_string_value(json_object_get(doc, "Name")) ?: "/";
+        const char *state = json_string_value(json_object_get(json_object_get(doc, "State"), "Status")) ?: "";
+        /* As Docker: the bound ports of a running container only. */
+        _cleanup_free_ char *ports =
+                strcmp(state, "running") == 0
+                        ? gb_portspec_ps_string(json_object_get(json_object_get(doc, "NetworkSettings"), "Ports"))
+                        : gb_xstrdup("");
         char short_id[13];
 
         snprintf(short_id, sizeof(short_id), "%.12s", id);
@@ -45,7 +52,7 @@ static json_t *ps_row(json_t *doc)
                          cmd, "CreatedAt", json_string_value(json_object_get(doc, "Created")) ?: "", "RunningFor", ago,
                          "Status", status, "State",
                          json_string_value(json_object_get(json_object_get(doc, "State"), "Status")) ?: "", "Names",
-                         name[0] == '/' ? name + 1 : name, "Ports", "", "UsernsMode",
+                         name[0] == '/' ? name + 1 : name, "Ports", ports, "UsernsMode",
                          json_string_value(json_object_get(json_object_get(doc, "HostConfig"), "UsernsMode")) ?: "");
 }
 
@@ -132,7 +139,8 @@ int cmd_ps(struct gb_cli_ctx *ctx, int argc, char **argv)
                                json_string_value(json_object_get(row, "Image")),
                                json_string_value(json_object_get(row, "Command")),
                                json_string_value(json_object_get(row, "RunningFor")),
-                               json_string_value(json_object_get(row, "Status")), "",
+                               json_string_value(json_object_get(row, "Status")),
+                               json_string_value(json_object_get(row, "Ports")),
                                json_string_value(json_object_get(row, "Names")));
                 json_decref(row);
         }

@@ -19,6 +19,7 @@
 #include "cli-engine.h"
 #include "logfile.h"
 #include "monitor.h"
+#include "portspec.h"
 #include "util.h"
 
 static void strv_add(char ***v, const char *s)
@@ -153,6 +154,9 @@ static void usage(FILE *f, const char *verb)
                 "                           (ghostbox network create); default: private (loopback only)\n"
                 "      --network-alias NAME another name peers on the network resolve to this container\n"
                 "      --ip ADDR            this container's address on its network\n"
+                "  -p, --publish SPEC       publish a port: [IP:][HOSTPORT[-END]:]PORT[-END][/tcp|/udp]\n"
+                "  -P, --publish-all        publish every exposed port on a random host port\n"
+                "      --expose PORT[-END]  expose a port (published by -P)\n"
                 "  -v, --volume SRC:DST[:OPTS]  bind mount (OPTS: ro, rw, idmap, propagation)\n"
                 "      --mount SPEC         type=bind|tmpfs,src=..,dst=..,readonly,...\n"
                 "      --tmpfs DST[:OPTS]   mount a tmpfs\n"
@@ -181,6 +185,7 @@ enum {
         OPT_INIT,
         OPT_ROOTFS,
         OPT_HELP,
+        OPT_EXPOSE,
 };
 
 /* Parse argv into o; *ret_first is the index of IMAGE (or of COMMAND with
@@ -218,13 +223,16 @@ static int parse_run_flags(const char *verb, int argc, char **argv, struct gb_ru
                 {"init", no_argument, NULL, OPT_INIT},
                 {"rootfs", required_argument, NULL, OPT_ROOTFS},
                 {"help", no_argument, NULL, OPT_HELP},
+                {"publish", required_argument, NULL, 'p'},
+                {"publish-all", no_argument, NULL, 'P'},
+                {"expose", required_argument, NULL, OPT_EXPOSE},
                 {},
         };
         struct gb_error err = {0};
         int c;
 
         o->userns_size = 65536;
-        while ((c = getopt_long(argc, argv, "+dite:w:u:h:v:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+dite:w:u:h:v:p:P", opts, NULL)) != -1) {
                 switch (c) {
                 case 'd':
                         o->detach = true;
@@ -341,6 +349,25 @@ static int parse_run_flags(const char *verb, int argc, char **argv, struct gb_ru
                         free(*ret_rootfs);
                         *ret_rootfs = gb_xstrdup(optarg);
                         break;
+                case 'p':
+                        if (!o->port_bindings)
+                                o->port_bindings = json_object();
+                        if (gb_portspec_parse_publish(optarg, o->port_bindings, &err) < 0) {
+                                cli_errorf("%s", err.msg);
+                                return -1;
+                        }
+                        break;
+                case 'P':
+                        o->publish_all = true;
+                        break;
+                case OPT_EXPOSE:
+                        if (!o->exposed_ports)
+                                o->exposed_ports = json_object();
+                        if (gb_portspec_parse_expose(optarg, o->exposed_ports, &err) < 0) {
+                                cli_errorf("%s", err.msg);
+                                return -1;
+                        }
+                        break;
                 case OPT_HELP:
                         usage(stdout, verb);
                         return 1;
@@ -349,6 +376,8 @@ static int parse_run_flags(const char *verb, int argc, char **argv, struct gb_ru
                         return -1;
                 }
         }
+        if (o->net_host && (json_object_size(o->port_bindings) > 0 || o->publish_all))
+                fprintf(stderr, "WARNING: Published ports are discarded when using host network mode\n");
         if (o->rm && o->detach && strcmp(verb, "create") == 0)
                 o->detach = false;
         *ret_first = optind;

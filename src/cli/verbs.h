@@ -36,6 +36,7 @@ int cmd_wait(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_rename(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_commit(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_ps(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_port(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_inspect(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_logs(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_cp(struct gb_cli_ctx *ctx, int argc, char **argv);

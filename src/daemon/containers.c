@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "cli-engine.h"
 #include "daemon.h"
+#include "portspec.h"
 #include "logfile.h"
 #include "monitor.h"
 #include "util.h"
@@ -228,6 +229,40 @@ static int opts_from_json(json_t *body, struct gb_run_opts *o, struct gb_error *
                                 o->ip = gb_xstrdup(s);
                 }
         }
+        /* Ports: checked here so a bad shape is a 400 naming the field;
+         * keys are stored in Docker's canonical "PORT/tcp" / "PORT/udp" form. */
+        v = json_object_get(hc, "PortBindings");
+        if (gb_portspec_check_bindings(v, err) < 0)
+                return -EINVAL;
+        if (json_is_object(v) && json_object_size(v) > 0) {
+                const char *k;
+                json_t *x;
+                o->port_bindings = json_object();
+                json_object_foreach (v, k, x) {
+                        uint16_t p = 0;
+                        bool udp = false;
+                        char key[16];
+                        (void)gb_portspec_parse_key(k, &p, &udp, NULL);
+                        json_object_set_new(o->port_bindings, gb_portspec_key(key, p, udp),
+                                            json_is_array(x) ? json_deep_copy(x) : json_array());
+                }
+        }
+        BOOL(hc, "PublishAllPorts", o->publish_all);
+        v = json_object_get(body, "ExposedPorts");
+        if (gb_portspec_check_exposed(v, err) < 0)
+                return -EINVAL;
+        if (json_is_object(v) && json_object_size(v) > 0) {
+                const char *k;
+                json_t *x;
+                o->exposed_ports = json_object();
+                json_object_foreach (v, k, x) {
+                        uint16_t p = 0;
+                        bool udp = false;
+                        char key[16];
+                        (void)gb_portspec_parse_key(k, &p, &udp, NULL);
+                        json_object_set_new(o->exposed_ports, gb_portspec_key(key, p, udp), json_object());
+                }
+        }
         v = json_object_get(hc, "SecurityOpt");
         if (v && !json_is_null(v)) {
                 json_t *x;
@@ -353,7 +388,11 @@ void h_containers_create(struct conn *c, char **caps)
                                 (void)gb_container_save(ct, NULL);
                         }
                 }
-                conn_json(c, 201, json_pack("{s:s, s:[]}", "Id", id, "Warnings"));
+                json_t *warnings = json_array();
+                if (o.net_host && (json_object_size(o.port_bindings) > 0 || o.publish_all))
+                        json_array_append_new(
+                                warnings, json_string("Published ports are discarded when using host network mode"));
+                conn_json(c, 201, json_pack("{s:s, s:o}", "Id", id, "Warnings", warnings));
         }
         gb_run_opts_clear(&o);
 }
@@ -443,19 +482,23 @@ json_t *gbd_container_summary(struct gb_container *ct)
         cmd = buf;
         names = json_pack("[s]", json_string_value(json_object_get(d, "Name")) ?: "");
         json_t *nets = json_object_get(json_object_get(d, "NetworkSettings"), "Networks");
-        return json_pack("{s:s, s:o, s:s, s:s, s:s, s:I, s:s, s:s, s:[], s:O, s:{s:s}, s:{s:o}, s:O}", "Id", ct->id,
-                         "Names", names, "Image", json_string_value(json_object_get(cfg, "Image")) ?: "", "ImageID",
-                         json_string_value(json_object_get(d, "Image")) ?: "", "Command", cmd ? cmd : "", "Created",
-                         (json_int_t)unix_time(json_string_value(json_object_get(d, "Created"))), "State",
-                         json_string_value(json_object_get(st, "Status")) ?: "", "Status", status, "Ports", "Labels",
-                         json_object_get(cfg, "Labels") && json_is_object(json_object_get(cfg, "Labels"))
-                                 ? json_object_get(cfg, "Labels")
-                                 : json_object(),
-                         "HostConfig", "NetworkMode",
-                         json_string_value(json_object_get(json_object_get(d, "HostConfig"), "NetworkMode"))
-                                 ?: "default",
-                         "NetworkSettings", "Networks", json_is_object(nets) ? json_deep_copy(nets) : json_object(),
-                         "Mounts", json_object_get(d, "Mounts") ? json_object_get(d, "Mounts") : json_array());
+        /* Docker lists the bound ports of a running container. */
+        json_t *ports = strcmp(json_string_value(json_object_get(st, "Status")) ?: "", "running") == 0
+                                ? gb_portspec_api_list(json_object_get(json_object_get(d, "NetworkSettings"), "Ports"))
+                                : json_array();
+        return json_pack(
+                "{s:s, s:o, s:s, s:s, s:s, s:I, s:s, s:s, s:o, s:O, s:{s:s}, s:{s:o}, s:O}", "Id", ct->id, "Names",
+                names, "Image", json_string_value(json_object_get(cfg, "Image")) ?: "", "ImageID",
+                json_string_value(json_object_get(d, "Image")) ?: "", "Command", cmd ? cmd : "", "Created",
+                (json_int_t)unix_time(json_string_value(json_object_get(d, "Created"))), "State",
+                json_string_value(json_object_get(st, "Status")) ?: "", "Status", status, "Ports", ports, "Labels",
+                json_object_get(cfg, "Labels") && json_is_object(json_object_get(cfg, "Labels"))
+                        ? json_object_get(cfg, "Labels")
+                        : json_object(),
+                "HostConfig", "NetworkMode",
+                json_string_value(json_object_get(json_object_get(d, "HostConfig"), "NetworkMode")) ?: "default",
+                "NetworkSettings", "Networks", json_is_object(nets) ? json_deep_copy(nets) : json_object(), "Mounts",
+                json_object_get(d, "Mounts") ? json_object_get(d, "Mounts") : json_array());
 }
 
 /* `filters` of GET /containers/json: label (k or k=v), name (substring,

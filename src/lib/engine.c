@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "engine.h"
 #include "network.h"
+#include "portspec.h"
 #include "gb-config.h"
 #include "idmap-alloc.h"
 #include "monitor.h"
@@ -485,9 +486,13 @@ static json_t *strv_or_null(char *const *v)
 /* The parts of an OCI image config the spec builder reads. */
 static json_t *image_config_json(const struct gb_image_config *c)
 {
-        return json_pack("{s:o, s:o, s:o, s:s, s:s}", "Env", strv_or_null(c->env), "Cmd", strv_or_null(c->cmd),
+        json_t *ep = json_object();
+
+        for (char **k = c->exposed_ports; k && *k; k++)
+                json_object_set_new(ep, *k, json_object());
+        return json_pack("{s:o, s:o, s:o, s:s, s:s, s:o}", "Env", strv_or_null(c->env), "Cmd", strv_or_null(c->cmd),
                          "Entrypoint", strv_or_null(c->entrypoint), "WorkingDir", c->working_dir ? c->working_dir : "",
-                         "User", c->user ? c->user : "");
+                         "User", c->user ? c->user : "", "ExposedPorts", ep);
 }
 
 /* Undo gb_rootfs_prepare for the container a record describes. */
@@ -643,6 +648,39 @@ static json_t *strv_json(char *const *v)
         return a;
 }
 
+/* Docker's port fields: Config.ExposedPorts (the image's, --expose's and
+ * every published port's), HostConfig.PortBindings and PublishAllPorts,
+ * and NetworkSettings.Ports with every exposed port unbound (null) until
+ * the monitor binds them at start. With --network=host, published ports are
+ * discarded as Docker does (the front end warns). */
+static void set_port_fields(json_t *doc, const struct gb_run_opts *o, json_t *image_config)
+{
+        json_t *exposed = json_object(), *img = json_object_get(image_config, "ExposedPorts"), *v;
+        json_t *pb = o->port_bindings && !o->net_host ? json_deep_copy(o->port_bindings) : json_object();
+        const char *k;
+
+        json_object_foreach (json_is_object(img) ? img : NULL, k, v) {
+                uint16_t p;
+                bool udp;
+                char key[16];
+                /* Canonical keys; an sctp port stays out. */
+                if (gb_portspec_parse_key(k, &p, &udp, NULL) < 0)
+                        continue;
+                json_object_set_new(exposed, gb_portspec_key(key, p, udp), json_object());
+        }
+        if (o->exposed_ports)
+                json_object_update(exposed, o->exposed_ports);
+        json_object_foreach (pb, k, v)
+                json_object_set_new(exposed, k, json_object());
+        json_object_set_new(json_object_get(doc, "Config"), "ExposedPorts", exposed);
+        json_object_set_new(json_object_get(doc, "HostConfig"), "PortBindings", pb);
+        json_object_set_new(json_object_get(doc, "HostConfig"), "PublishAllPorts",
+                            json_boolean(o->publish_all && !o->net_host));
+        if (!json_is_object(json_object_get(doc, "NetworkSettings")))
+                json_object_set_new(doc, "NetworkSettings", json_pack("{s:{}}", "Networks"));
+        json_object_set_new(json_object_get(doc, "NetworkSettings"), "Ports", gb_portspec_ports_json(NULL, 0, exposed));
+}
+
 static json_t *build_record(const char *id, const char *name, const struct gb_run_opts *o,
                             const struct gb_create_src *src, json_t *spec, const char *dir, const char *area,
                             const struct gb_idmap *uids, const struct gb_idmap *gids)
@@ -695,6 +733,7 @@ static json_t *build_record(const char *id, const char *name, const struct gb_ru
         json_object_set_new(json_object_get(doc, "HostConfig"), "LogConfig",
                             json_pack("{s:s, s:{}}", "Type", "json-file", "Config"));
         json_object_set_new(doc, "Mounts", json_array());
+        set_port_fields(doc, o, src->image_config);
         json_object_set_new(doc, "GraphDriver",
                             json_pack("{s:s, s:{s:s}}", "Name", src->rootfs_dir ? "rootfs" : "overlay2", "Data",
                                       "MergedDir",
@@ -796,6 +835,12 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         r = gb_runspec_check(o, remapped, err);
         if (r < 0)
                 goto fail;
+        if (o->net_none && (json_object_size(o->port_bindings) > 0 || o->publish_all)) {
+                r = gb_error_set(err, EINVAL,
+                                 "conflicting options: port publishing and the container type network mode (--network "
+                                 "none has no network to publish from; drop -p/-P or use another network)");
+                goto fail;
+        }
         /* No network asked for: daemon.json's default-network, if any. */
         if (!netname && !o->net_host && !o->net_none && !o->net_private && e->cfg.default_network &&
             *e->cfg.default_network)
@@ -972,6 +1017,7 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
         if (net_settings) {
                 /* Docker's shape; the top-level fields mirror the one
                  * network, as Docker's do for the default bridge. */
+                json_t *ports = json_incref(json_object_get(json_object_get(doc, "NetworkSettings"), "Ports"));
                 json_object_set_new(json_object_get(doc, "HostConfig"), "NetworkMode", json_string(net_name));
                 json_object_set_new(doc, "NetworkSettings",
                                     json_pack("{s:{s:O}, s:{}, s:s, s:s, s:O, s:O, s:O, s:O}", "Networks", net_name,
@@ -980,6 +1026,8 @@ GB_EXPORT int gb_engine_create(struct gb_engine *e, const struct gb_run_opts *o,
                                               json_object_get(net_settings, "IPPrefixLen"), "Gateway",
                                               json_object_get(net_settings, "Gateway"), "MacAddress",
                                               json_object_get(net_settings, "MacAddress")));
+                if (ports)
+                        json_object_set_new(json_object_get(doc, "NetworkSettings"), "Ports", ports);
         }
         json_decref(c->doc);
         c->doc = doc;
@@ -1084,6 +1132,14 @@ GB_EXPORT int gb_engine_refresh(struct gb_engine *e, struct gb_container *c, str
         if ((strcmp(status, "running") == 0 || strcmp(status, "created") == 0) && record_pid(c, NULL) > 0 &&
             !monitor_alive(c)) {
                 _cleanup_free_ char *now = gb_timestamp_now();
+                json_t *ns = json_object_get(c->doc, "NetworkSettings");
+                /* The published ports' listeners were the monitor's: they
+                 * died with it (Docker's null values). */
+                if (json_is_object(json_object_get(ns, "Ports")))
+                        json_object_set_new(
+                                ns, "Ports",
+                                gb_portspec_ports_json(
+                                        NULL, 0, json_object_get(json_object_get(c->doc, "Config"), "ExposedPorts")));
                 if (init) {
                         /* The monitor died but the container lives: it keeps
                          * running, unmonitored (no logs, no exit code). */

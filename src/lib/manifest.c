@@ -290,6 +290,7 @@ GB_EXPORT void gb_image_config_free(struct gb_image_config *c)
         gb_strv_free(c->cmd);
         gb_strv_free(c->entrypoint);
         gb_strv_free(c->labels);
+        gb_strv_free(c->exposed_ports);
         free(c->working_dir);
         free(c->user);
         free(c->stop_signal);
@@ -349,6 +350,15 @@ GB_EXPORT int gb_image_config_parse(const char *data, size_t len, struct gb_imag
             (r = str_from(cfg, "StopSignal", what, false, &c->stop_signal, err)) < 0) {
                 json_decref(cfg);
                 goto fail;
+        }
+        {
+                /* Keys only; the values are always {}. */
+                json_t *ep = json_object_get(cfg, "ExposedPorts"), *v;
+                const char *k;
+                size_t n = 0;
+                c->exposed_ports = gb_xcalloc(json_is_object(ep) ? json_object_size(ep) + 1 : 1, sizeof(char *));
+                json_object_foreach (json_is_object(ep) ? ep : NULL, k, v)
+                        c->exposed_ports[n++] = gb_xstrdup(k);
         }
         labels = json_object_get(cfg, "Labels");
         c->labels = gb_xcalloc(json_is_object(labels) ? json_object_size(labels) + 1 : 1, sizeof(char *));

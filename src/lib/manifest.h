@@ -53,6 +53,7 @@ struct gb_image_config {
         char **diff_ids;                           /* rootfs.diff_ids, each a valid digest */
         char **env, **cmd, **entrypoint, **labels; /* NULL-terminated; labels as "key=value" */
         char *working_dir, *user, *stop_signal;
+        char **exposed_ports; /* config.ExposedPorts keys ("80/tcp"), NULL-terminated */
 };
 
 int gb_docker_manifest_parse(const char *data, size_t len, struct gb_docker_manifest **ret, struct gb_error *err);

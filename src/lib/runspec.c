@@ -77,6 +77,8 @@ GB_EXPORT void gb_run_opts_clear(struct gb_run_opts *o)
         free(o->network);
         gb_strv_free(o->net_aliases);
         free(o->ip);
+        json_decref(o->port_bindings);
+        json_decref(o->exposed_ports);
         memset(o, 0, sizeof(*o));
 }
 

@@ -45,9 +45,12 @@ struct gb_run_opts {
         char **tmpfs;                /* DST[:OPTS] */
         struct gb_mount_req *mounts; /* -v and --mount, in flag order */
         size_t n_mounts;
-        char *network;      /* --network NAME: a bridge network ("bridge" or user-defined); NULL: none of them */
-        char **net_aliases; /* --network-alias, NULL-terminated */
-        char *ip;           /* --ip on that network; NULL: allocated */
+        char *network;         /* --network NAME: a bridge network ("bridge" or user-defined); NULL: none of them */
+        char **net_aliases;    /* --network-alias, NULL-terminated */
+        char *ip;              /* --ip on that network; NULL: allocated */
+        json_t *port_bindings; /* -p: HostConfig.PortBindings shape (portspec.h), owned, may be NULL */
+        json_t *exposed_ports; /* --expose: Config.ExposedPorts shape, owned, may be NULL */
+        bool publish_all;      /* -P */
 };
 
 void gb_run_opts_clear(struct gb_run_opts *o);

@@ -34,6 +34,7 @@
 #include "engine.h"
 #include "logfile.h"
 #include "monitor.h"
+#include "proxy.h"
 #include "sandbox.h"
 #include "security.h"
 #include "spec.h"
@@ -62,6 +63,7 @@ struct monitor {
         struct gb_sandbox sb;
         bool started, exited;
         int exit_code;
+        struct proxy proxy; /* published ports (-p) */
 };
 
 static int ready_fd = -1;
@@ -84,7 +86,9 @@ static void report_ready(int code, const char *msg)
         ready_fd = -1;
 }
 
-static int update_record(struct monitor *m, json_t *state_patch, json_t *gb_patch, struct gb_error *err)
+/* ports: NetworkSettings.Ports to set (NULL: leave it). */
+static int update_record_ports(struct monitor *m, json_t *state_patch, json_t *gb_patch, json_t *ports,
+                               struct gb_error *err)
 {
         int r = gb_container_lock(m->c, err);
 
@@ -107,10 +111,23 @@ static int update_record(struct monitor *m, json_t *state_patch, json_t *gb_patc
                         }
                         json_object_update(g, gb_patch);
                 }
+                if (ports) {
+                        json_t *ns = json_object_get(m->c->doc, "NetworkSettings");
+                        if (!json_is_object(ns)) {
+                                ns = json_object();
+                                json_object_set_new(m->c->doc, "NetworkSettings", ns);
+                        }
+                        json_object_set(ns, "Ports", ports);
+                }
                 r = gb_container_save(m->c, err);
         }
         gb_container_unlock(m->c);
         return r;
+}
+
+static int update_record(struct monitor *m, json_t *state_patch, json_t *gb_patch, struct gb_error *err)
+{
+        return update_record_ports(m, state_patch, gb_patch, NULL, err);
 }
 
 static void set_nonblock(int fd)
@@ -292,7 +309,7 @@ static void finish(struct monitor *m, int status)
 {
         struct gb_error err = {0};
         _cleanup_free_ char *now = gb_timestamp_now();
-        json_t *st;
+        json_t *st, *ports;
 
         m->exited = true;
         m->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -304,10 +321,15 @@ static void finish(struct monitor *m, int status)
         if (m->err_fd >= 0)
                 drain(m, m->err_fd, GB_STREAM_STDERR);
         (void)gb_log_flush(&m->log);
+        /* The ports are free again before the exit is on record: a
+         * restart right after it re-binds them. */
+        proxy_close(&m->proxy);
+        ports = m->proxy.n_maps ? proxy_ports_json(&m->proxy, m->c->doc, false) : NULL;
         st = json_pack("{s:s, s:b, s:i, s:i, s:s, s:b}", "Status", "exited", "Running", 0, "Pid", 0, "ExitCode",
                        m->exit_code, "FinishedAt", now, "OOMKilled", 0);
-        (void)update_record(m, st, NULL, &err);
+        (void)update_record_ports(m, st, NULL, ports, &err);
         json_decref(st);
+        json_decref(ports);
         /* Clients see EOF only after the exit is on record. */
         while (m->n_clients)
                 drop_client(m, 0);
@@ -397,6 +419,11 @@ static int create_container(struct monitor *m, struct gb_error *err)
                         (void)fcntl(ready_fd, F_SETFD, 0);
                 return gb_self_exe_reexec_sealed(m->argv, environ, err);
         }
+        /* Published ports are bound before the container exists: a taken
+         * port fails the start with nothing to undo. */
+        r = proxy_bind(&m->proxy, m->c->doc, err);
+        if (r < 0)
+                return r;
         log_path = json_string_value(json_object_get(m->c->doc, "LogPath"));
         if (log_path && *log_path) {
                 r = gb_log_open(&m->log, log_path, err);
@@ -454,22 +481,29 @@ static int create_container(struct monitor *m, struct gb_error *err)
         r = gb_monitor_listen(m->state_dir, &m->listen_fd, err);
         if (r < 0)
                 return r;
+        r = proxy_set_target(&m->proxy, m->sb.pid, m->c->doc, err);
+        if (r < 0)
+                return r;
         (void)gb_pid_start_time(m->sb.pid, &start_time);
         (void)gb_pid_start_time(getpid(), &mon_start);
         json_t *st = json_pack("{s:s, s:i}", "Status", "created", "Pid", (int)m->sb.pid);
         json_t *g = json_pack("{s:i, s:I, s:I, s:s}", "MonitorPid", (int)getpid(), "MonitorStartTime",
                               (json_int_t)mon_start, "InitStartTime", (json_int_t)start_time, "StateDir", m->state_dir);
-        r = update_record(m, st, g, err);
+        json_t *ports = m->proxy.n_maps ? proxy_ports_json(&m->proxy, m->c->doc, true) : NULL;
+        r = update_record_ports(m, st, g, ports, err);
         json_decref(st);
         json_decref(g);
+        json_decref(ports);
         return r;
 }
 
 static void run_loop(struct monitor *m)
 {
+        _cleanup_free_ struct pollfd *p = gb_xcalloc(4 + MAX_CLIENTS + proxy_max_fds(&m->proxy), sizeof(*p));
+
         for (;;) {
-                struct pollfd p[4 + MAX_CLIENTS];
-                size_t n = 0, first_client;
+                size_t n = 0, first_client, first_proxy;
+                int timeout;
                 int out = m->tty ? m->pty_fd : m->out_fd;
 
                 p[n++] = (struct pollfd){.fd = m->sig_fd, .events = POLLIN};
@@ -485,7 +519,10 @@ static void run_loop(struct monitor *m)
                 for (size_t i = 0; i < m->n_clients; i++)
                         p[n++] = (struct pollfd){.fd = m->clients[i].fd,
                                                  .events = m->clients[i].flags & GB_ATTACH_STDIN ? POLLIN : 0};
-                if (poll(p, n, -1) < 0) {
+                first_proxy = n;
+                timeout = proxy_expire(&m->proxy);
+                n += proxy_fill(&m->proxy, p + n);
+                if (poll(p, n, timeout) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return;
@@ -507,7 +544,7 @@ static void run_loop(struct monitor *m)
                         m->err_fd = -1;
                 }
                 /* Clients, back to front so dropping one keeps indices. */
-                for (size_t i = n; i > first_client; i--) {
+                for (size_t i = first_proxy; i > first_client; i--) {
                         short rev = p[i - 1].revents;
                         if (rev & POLLIN)
                                 handle_client_input(m, i - 1 - first_client);
@@ -516,6 +553,7 @@ static void run_loop(struct monitor *m)
                 }
                 if (p[1].revents)
                         handle_new_connection(m);
+                proxy_handle(&m->proxy, p + first_proxy);
                 if (p[0].revents & POLLNVAL) {
                         /* Our signalfd is gone (it must not be; never spin
                          * on it): fall back to a blocking wait. */
@@ -594,7 +632,13 @@ int main(int argc, char **argv)
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
-        struct monitor m = {.out_fd = -1, .err_fd = -1, .in_fd = -1, .pty_fd = -1, .listen_fd = -1, .sig_fd = -1};
+        struct monitor m = {.out_fd = -1,
+                            .err_fd = -1,
+                            .in_fd = -1,
+                            .pty_fd = -1,
+                            .listen_fd = -1,
+                            .sig_fd = -1,
+                            .proxy = {.host_ns = -1, .ctr_ns = -1}};
         struct gb_error err = {0};
         sigset_t mask;
         int c;
