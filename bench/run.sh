@@ -6,7 +6,7 @@
 #                          [--runs N] [--keep] | --report TSV...
 #   --install   install the peers from Debian first (bash scripts/deps.sh bench)
 #   --quick     fewer runs; scenario 6 at 10 and 100 containers (not 500)
-#   --only LIST comma list of scenarios: runtime,engine,rootfs,memory,throughput,scale,commit
+#   --only LIST comma list of scenarios: runtime,engine,rootfs,memory,throughput,scale,commit,publish
 #   --systems LIST  only these systems: ghostbox-runtime,crun,runc,floor,
 #               ghostbox,ghostboxd,podman,docker,docker-net-none (default all)
 #   --runs N    runs per latency measurement (default 50, --quick 20)
@@ -32,7 +32,7 @@ cd "$top"
 orig_args=("$@")
 report_only=()
 systems=
-install=0 quick=0 keep=0 runs= only=runtime,engine,rootfs,memory,throughput,scale,commit
+install=0 quick=0 keep=0 runs= only=runtime,engine,rootfs,memory,throughput,scale,commit,publish
 while [ $# -gt 0 ]; do
         case $1 in
         --install) install=1 ;;
@@ -732,7 +732,7 @@ machine() {
         echo
         echo "- ghostbox: tree $(git -C "$top" describe --always --dirty 2>/dev/null); binaries from $GB_BUILD$([ -f "$GB_BUILD/REV" ] && echo " (built from commit $(cat "$GB_BUILD/REV"))")"
         echo "- Scenario 6 container counts: $scale_ns"
-        echo "- Command: \`$([ "$GB_BUILD" != "$top/build" ] && echo "GB_BUILD=$GB_BUILD ")$([ -n "${GB_ROOTFS_PREP:-}" ] && echo "GB_ROOTFS_PREP=$GB_ROOTFS_PREP ")bash bench/run.sh$([ $quick -eq 1 ] && echo ' --quick')$([ "$only" != runtime,engine,rootfs,memory,throughput,scale,commit ] && echo " --only $only")$([ -n "$systems" ] && echo " --systems $systems")\` (runs per latency point: $runs runtime, $eruns engine)"
+        echo "- Command: \`$([ "$GB_BUILD" != "$top/build" ] && echo "GB_BUILD=$GB_BUILD ")$([ -n "${GB_ROOTFS_PREP:-}" ] && echo "GB_ROOTFS_PREP=$GB_ROOTFS_PREP ")bash bench/run.sh$([ $quick -eq 1 ] && echo ' --quick')$([ "$only" != runtime,engine,rootfs,memory,throughput,scale,commit,publish ] && echo " --only $only")$([ -n "$systems" ] && echo " --systems $systems")\` (runs per latency point: $runs runtime, $eruns engine)"
 }
 
 # Commit: a container that wrote 1000 files of 20 KiB (20 MiB) becomes an
@@ -759,11 +759,42 @@ scenario_commit() {
         done
 }
 
+# Publish: 256 MiB from a host client to 127.0.0.1:PORT, published with
+# -p onto `nc -l` in the container, until the server's EOF: ghostbox's
+# userspace proxy in the monitor, docker's docker-proxy (its default for
+# loopback clients), podman's port forwarding.
+scenario_publish() {
+        local e port=$((20000 + RANDOM % 10000)) srv='while :; do nc -l -p 9001 >/dev/null; done'
+        local nr=$(( eruns < 10 ? eruns : 10 )) ok
+        say "== (publish) 256 MiB through a published port (-p 127.0.0.1:PORT:9001)"
+        for e in $engines; do
+                [ "$e" = docker-net-none ] && continue
+                if [ -z "${eng_ok[$e]:-}" ]; then na publish $e 0 latency ms "${eng_why[$e]}"; continue; fi
+                port=$((port + 1))
+                ok=1
+                case $e in
+                ghostbox) gbx run -d --name bp-gb -p "127.0.0.1:$port:9001" busybox sh -c "$srv" >>"$log" 2>&1 || ok= ;;
+                ghostboxd) docker -H "unix://$W/gbd.sock" run -d --name bp-gbd -p "127.0.0.1:$port:9001" busybox \
+                        sh -c "$srv" >>"$log" 2>&1 || ok= ;;
+                podman) pm run -d --name bp-pm --pull never --userns=auto -p "127.0.0.1:$port:9001" busybox \
+                        sh -c "$srv" >>"$log" 2>&1 || ok= ;;
+                docker) dk run -d --name bp-dk --pull never -p "127.0.0.1:$port:9001" busybox sh -c "$srv" \
+                        >>"$log" 2>&1 || ok= ;;
+                esac
+                for _ in $(seq 50); do python3 "$bench/push.py" $port 1 >/dev/null 2>&1 && break; sleep 0.1; done
+                if [ -z "$ok" ] || ! python3 "$bench/push.py" $port 1 >>"$log" 2>&1; then
+                        na publish $e 0 latency ms "the published port does not answer: $(tail -2 "$log" | tr '\n\t' '  ')"
+                        continue
+                fi
+                HF_WARMUP=1 hf publish $e 0 $nr "python3 $bench/push.py $port 256"
+        done
+}
+
 # --------------------------------------------------------------- main
 has() { [[ ",$only," == *",$1,"* ]]; }
 prepare_images
 probe_runtimes
-if [ -n "$engines" ] && { has engine || has memory || has throughput || has scale || has rootfs || has commit; }; then setup_engines; fi
+if [ -n "$engines" ] && { has engine || has memory || has throughput || has scale || has rootfs || has commit || has publish; }; then setup_engines; fi
 has runtime && scenario_runtime 0
 has engine && scenario_engine 0
 has throughput && scenario_throughput
@@ -771,6 +802,7 @@ has memory && scenario_memory
 has rootfs && scenario_rootfs
 has scale && scenario_scale
 has commit && scenario_commit
+has publish && scenario_publish
 
 cp "$tsv" "$results/latest.tsv"
 machine >"${tsv%.tsv}.md"
