@@ -37,7 +37,7 @@ before_layers=$(layers)
 out=$(gb build -t app:1 -t app:latest --build-arg GREETING=yo "$C" 2>&1)
 rc=$?
 check_eq "build: exit 0" 0 "$rc"
-check_match "... Docker's step lines" '^Step 10/13 : RUN echo "\$MSG"' "$out"
+check_match "... Docker's step lines" '^Step 8/11 : RUN echo "\$MSG"' "$out"
 check_match "... a RUN runs in a container" '^ ---> Running in [0-9a-f]{12}$' "$out"
 check_match "... Successfully built" '^Successfully built [0-9a-f]{12}$' "$out"
 check_match "... and tagged (twice)" 'Successfully tagged app:1' "$out"
