@@ -6,6 +6,7 @@
  * messages on a close-delimited response. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@
 
 #define MAX_CONTEXT_BYTES (16ULL * 1024 * 1024 * 1024)
 
+static bool client_gone;
+
 static void send_json(int fd, json_t *msg)
 {
         char *s = json_dumps(msg, JSON_COMPACT);
@@ -28,7 +31,8 @@ static void send_json(int fd, json_t *msg)
         if (s) {
                 size_t n = strlen(s);
                 s[n] = '\n';
-                (void)gb_write_all(fd, s, n + 1);
+                if (gb_write_all(fd, s, n + 1) < 0)
+                        client_gone = true;
         }
         free(s);
         json_decref(msg);
@@ -47,6 +51,18 @@ static void built(const char *id, void *data)
 {
         struct conn *c = data;
         send_json(c->fd, json_pack("{s:{s:s}}", "aux", "ID", id));
+}
+
+/* Docker cancels a build whose client hung up (Ctrl-C on `docker
+ * build`); so do we, between steps, and the builder cleans up. */
+static bool cancelled(void *data)
+{
+        struct conn *c = data;
+        struct pollfd p = {.fd = c->fd, .events = POLLRDHUP};
+
+        if (!client_gone && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+                client_gone = true;
+        return client_gone;
 }
 
 /* Query values that are JSON objects of strings ("buildargs", "labels"):
@@ -134,6 +150,7 @@ void h_build(struct conn *c, char **caps)
         bo.log = quiet ? NULL : log_stream;
         bo.log_data = c;
         bo.built = built;
+        bo.cancelled = cancelled;
         r = gb_engine_build(&gbd_engine, &bo, id, &err);
         if (r < 0)
                 send_json(c->fd, json_pack("{s:{s:s}, s:s}", "errorDetail", "message", err.msg, "error", err.msg));

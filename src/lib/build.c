@@ -1050,6 +1050,9 @@ static int run_steps(struct builder *b, char ret_id[GB_DIGEST_LEN], struct gb_er
                 const struct gb_df_instr *ins = &b->df.v[i];
                 const char *k = ins->keyword;
 
+                if (b->o->cancelled && b->o->cancelled(b->o->log_data))
+                        return gb_error_set(err, ECANCELED, "The build was canceled before step %zu/%zu", i + 1,
+                                            b->df.n);
                 b->step = (unsigned)(i + 1);
                 say(b, "Step %zu/%zu : %s\n", i + 1, b->df.n, ins->original);
                 if (!strcmp(k, "FROM")) {

@@ -40,6 +40,9 @@ struct gb_build_opts {
         void *log_data;
         /* Called with the final ID before "Successfully built" (the API's aux message). */
         void (*built)(const char *id, void *data);
+        /* Asked before each step (may be NULL): true stops the build,
+         * cleaned up as a failure (the API's client went away). */
+        bool (*cancelled)(void *data);
 };
 
 int gb_engine_build(struct gb_engine *e, const struct gb_build_opts *o, char ret_id[GB_DIGEST_LEN],

@@ -187,6 +187,18 @@ code -X POST --data-binary @"$T/ms.tar" 'http://d/v1.43/build?t=viaapi&buildargs
 check_match "the JSON stream: steps, aux ID, Successfully built" '\{"aux":\{"ID":"sha256:[0-9a-f]{64}"\}\}' "$(cat "$T/body")"
 check_match "... stream lines" '^\{"stream":"Step 1/7 : FROM busybox AS Builder\\n"\}' "$(cat "$T/body")"
 
+mkdir -p "$T/slow"
+printf 'FROM busybox\nRUN sleep 1\nRUN touch /x\nCMD ["true"]\n' >"$T/slow/Dockerfile"
+tar -C "$T/slow" -cf "$T/slow.tar" Dockerfile
+curl -s --max-time 0.5 --unix-socket "$SOCK" -X POST --data-binary @"$T/slow.tar" 'http://d/v1.43/build?t=slow' >/dev/null
+# The handler removes the context directory last: wait for that.
+build_over() { [ -z "$(ls "$T/run/builds" 2>/dev/null)" ]; }
+sleep 0.5
+wait_until build_over
+check_eq "a client that hangs up cancels the build: no container left" 0 "$(nctr)"
+check_fails "... and no image tagged" gb inspect slow
+check_eq "... and no context directory left" "" "$(ls "$T/run/builds" 2>/dev/null)"
+
 if command -v docker-compose >/dev/null; then
         mkdir -p "$T/proj"
         printf 'version: "2"\nservices:\n  app:\n    build: %s\n    image: composed:1\n' "$M" >"$T/proj/docker-compose.yml"
