@@ -11,6 +11,7 @@ chmod 755 "$T"
 nctr() { gb ps -aq | grep -c . || true; }
 images() { ls "$T/data/images/sha256" | sort; }
 layers() { ls "$T/data/layers/sha256" | sort; }
+tagged() { jq -r --arg r "$1" 'keys[] | select(startswith($r + ":"))' "$T/data/images/repositories.json"; }
 
 # -- a multi-step build -------------------------------------------------------
 C=$T/ctx
@@ -118,12 +119,13 @@ printf 'FROM busybox\nCOPY ../outside.txt /x\n' >"$E/Dockerfile"
 check_match "COPY ../x is refused" 'forbidden path outside the build context: ../outside.txt' "$(gb build "$E" 2>&1)"
 printf 'FROM busybox\nCOPY in/../../outside.txt /x\n' >"$E/Dockerfile"
 check_match "... also through a subdirectory" 'forbidden path outside the build context' "$(gb build "$E" 2>&1)"
+check "control: followed as the host resolves it, the link is /etc/shadow" cmp -s "$E/shadow" /etc/shadow
 printf 'FROM busybox\nCOPY shadow /s\n' >"$E/Dockerfile"
 check_match "a symlink to /etc/shadow resolves inside the context: not found" 'file not found in build context' \
         "$(gb build -t leak "$E" 2>&1)"
 printf 'FROM busybox\nCOPY rootlink/etc/shadow /s\n' >"$E/Dockerfile"
 check_match "... a symlinked directory too" 'file not found in build context' "$(gb build -t leak "$E" 2>&1)"
-check_fails "... no image was made" gb inspect leak
+check_eq "... no image was made" "" "$(tagged leak)"
 printf 'FROM busybox\nCOPY abs-inside /copied\n' >"$E/Dockerfile"
 check "control: an absolute symlink is followed inside the context" gb build -q -t ctl "$E"
 check_eq "... and copies the context's file" inside "$(gb run --rm ctl cat /copied)"
@@ -196,7 +198,7 @@ build_over() { [ -z "$(ls "$T/run/builds" 2>/dev/null)" ]; }
 sleep 0.5
 wait_until build_over
 check_eq "a client that hangs up cancels the build: no container left" 0 "$(nctr)"
-check_fails "... and no image tagged" gb inspect slow
+check_eq "... and no image tagged" "" "$(tagged slow)"
 check_eq "... and no context directory left" "" "$(ls "$T/run/builds" 2>/dev/null)"
 
 if command -v docker-compose >/dev/null; then
