@@ -25,6 +25,7 @@ static const struct gb_verb verbs[] = {
         {"rm", cmd_rm, "Remove one or more containers"},
         {"wait", cmd_wait, "Wait for containers to stop, print their exit codes"},
         {"rename", cmd_rename, "Rename a container"},
+        {"build", cmd_build, "Build an image from a Dockerfile"},
         {"commit", cmd_commit, "Create a new image from a container's changes"},
         {"ps", cmd_ps, "List containers"},
         {"port", cmd_port, "List port mappings of a container"},

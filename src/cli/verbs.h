@@ -34,6 +34,7 @@ int cmd_kill(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_rm(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_wait(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_rename(struct gb_cli_ctx *ctx, int argc, char **argv);
+int cmd_build(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_commit(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_ps(struct gb_cli_ctx *ctx, int argc, char **argv);
 int cmd_port(struct gb_cli_ctx *ctx, int argc, char **argv);

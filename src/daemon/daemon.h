@@ -103,6 +103,9 @@ void h_image_delete(struct conn *c, char **caps);
 
 void h_container_rename(struct conn *c, char **caps);
 void h_commit(struct conn *c, char **caps);
+/* build.c: POST /build (classic builder), and BuildKit's /session refused. */
+void h_build(struct conn *c, char **caps);
+void h_session(struct conn *c, char **caps);
 void h_container_update(struct conn *c, char **caps);
 void h_images_save(struct conn *c, char **caps);
 void h_image_save(struct conn *c, char **caps);

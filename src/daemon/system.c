@@ -12,7 +12,9 @@ void h_ping(struct conn *c, char **caps)
 {
         /* The CLI takes the API version from this response's Api-Version
          * header (headers() adds it to every response). */
-        conn_respond(c, 200, "text/plain; charset=utf-8", "OK", 2);
+        /* Builder-Version 1: the classic builder. Docker CLI 23+ then
+         * builds through POST /build instead of BuildKit's session. */
+        conn_respond_extra(c, 200, "text/plain; charset=utf-8", "Builder-Version: 1\r\n", "OK", 2);
 }
 
 void h_version(struct conn *c, char **caps)

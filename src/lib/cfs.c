@@ -805,7 +805,16 @@ GB_EXPORT int gb_cfs_put(const struct gb_cfs *f, const char *path, int in_fd, co
                 return gb_error_sys(err, -r, "Failed to open '%s' in container %s", path, f->id);
         if (o && o->no_overwrite_dir_nondir)
                 lo.flags |= GB_LAYER_NO_DIR_NONDIR;
-        if (o && o->copy_uidgid) {
+        if (o && o->chown) {
+                lo.fixed_owner = true;
+                lo.owner_uid = o->uid;
+                lo.owner_gid = o->gid;
+                if (f->remapped && (gb_idmap_to_host(&f->uids, o->uid, &lo.owner_uid) < 0 ||
+                                    gb_idmap_to_host(&f->gids, o->gid, &lo.owner_gid) < 0))
+                        return gb_error_set(err, ERANGE,
+                                            "Failed to copy into container %s: owner %u:%u is outside its ID map",
+                                            f->id, o->uid, o->gid);
+        } else if (o && o->copy_uidgid) {
                 if (f->remapped) {
                         lo.uids = &f->uids;
                         lo.gids = &f->gids;

@@ -103,6 +103,8 @@ int gb_cfs_layer_tar(const struct gb_cfs *f, int out_fd, struct gb_error *err);
 struct gb_cfs_put_opts {
         bool copy_uidgid;             /* owners from the tar, shifted; else container root */
         bool no_overwrite_dir_nondir; /* refuse dir <-> non-dir replacement */
+        bool chown;                   /* every entry owned by uid:gid (container IDs; COPY --chown) */
+        uint32_t uid, gid;
 };
 
 /* Extract the tar (plain or gzip) read from in_fd into directory path.

@@ -683,6 +683,28 @@ static const char *const commit_keys[] = {"Cmd",        "Entrypoint",  "Env",   
                                           "User",       "Labels",      "ExposedPorts", "Volumes",
                                           "StopSignal", "Healthcheck", "OnBuild",      "Shell"};
 
+static const char *host_arch(void);
+
+GB_EXPORT int gb_store_image_config_json(struct gb_store *s, const char *id, json_t **ret, struct gb_error *err)
+{
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_json_ json_t *root = NULL;
+        json_error_t jerr;
+        size_t len;
+        json_t *cfg;
+        int r;
+
+        r = image_config_read(s, id, &buf, &len, err);
+        if (r < 0)
+                return r;
+        root = json_loadb(buf, len, 0, &jerr);
+        if (!json_is_object(root))
+                return gb_error_set(err, EINVAL, "Failed to parse the config of image %.19s: %s", id, jerr.text);
+        cfg = json_object_get(root, "config");
+        *ret = json_is_object(cfg) ? json_deep_copy(cfg) : json_object();
+        return 0;
+}
+
 GB_EXPORT int gb_store_commit(struct gb_store *s, int layer_fd, const struct gb_commit_opts *o,
                               char ret_id[GB_DIGEST_LEN], struct gb_error *err)
 {
@@ -700,13 +722,20 @@ GB_EXPORT int gb_store_commit(struct gb_store *s, int layer_fd, const struct gb_
                 if (r < 0)
                         return r;
         }
-        r = image_config_read(s, o->parent, &pbuf, &plen, err);
-        if (r < 0)
-                return gb_error_prefix(err, "Failed to commit: the container's image %.19s is gone", o->parent);
-        root = json_loadb(pbuf, plen, 0, &jerr);
-        if (!json_is_object(root))
-                return gb_error_set(err, EINVAL, "Failed to commit: the config of image %.19s does not parse: %s",
-                                    o->parent, jerr.text);
+        if (o->parent) {
+                r = image_config_read(s, o->parent, &pbuf, &plen, err);
+                if (r < 0)
+                        return gb_error_prefix(err, "Failed to commit: the container's image %.19s is gone", o->parent);
+                root = json_loadb(pbuf, plen, 0, &jerr);
+                if (!json_is_object(root))
+                        return gb_error_set(err, EINVAL,
+                                            "Failed to commit: the config of image %.19s does not parse: %s", o->parent,
+                                            jerr.text);
+        } else
+                root = json_pack("{s:s, s:s, s:{s:s, s:[]}, s:{}, s:[]}", "architecture", host_arch(), "os", "linux",
+                                 "rootfs", "type", "layers", "diff_ids", "config", "history");
+        if (o->config)
+                json_object_set_new(root, "config", json_deep_copy(o->config));
         cfg = json_object_get(root, "config");
         if (!json_is_object(cfg)) {
                 cfg = json_object();
@@ -727,10 +756,13 @@ GB_EXPORT int gb_store_commit(struct gb_store *s, int layer_fd, const struct gb_
         if (!json_is_array(diff_ids))
                 return gb_error_set(err, EINVAL, "Failed to commit: image %.19s has no rootfs.diff_ids", o->parent);
 
-        r = add_layer(s, layer_fd, NULL, NULL, diff_id, &fresh, err);
-        if (r < 0)
-                return gb_error_prefix(err, "Failed to store the container's layer");
-        json_array_append_new(diff_ids, json_string(diff_id));
+        fresh = false;
+        if (layer_fd >= 0) {
+                r = add_layer(s, layer_fd, NULL, NULL, diff_id, &fresh, err);
+                if (r < 0)
+                        return gb_error_prefix(err, "Failed to store the container's layer");
+                json_array_append_new(diff_ids, json_string(diff_id));
+        }
         history = json_object_get(root, "history");
         if (!json_is_array(history)) {
                 history = json_array();
@@ -738,6 +770,8 @@ GB_EXPORT int gb_store_commit(struct gb_store *s, int layer_fd, const struct gb_
         }
         h = json_pack("{s:s, s:s}", "created", created, "created_by",
                       o->created_by ? o->created_by : "ghostbox commit");
+        if (layer_fd < 0)
+                json_object_set_new(h, "empty_layer", json_true());
         if (o->comment && *o->comment)
                 json_object_set_new(h, "comment", json_string(o->comment));
         if (o->author && *o->author) {

@@ -60,6 +60,12 @@ struct gb_commit_opts {
         char *const *changes;
         const char *comment, *author, *created_by, *ref;
         const char *container; /* its ID, recorded as Docker's "container" */
+        /* For the builder: parent may be NULL (FROM scratch: no layers
+         * yet); config, when set, replaces the whole "config" object
+         * (container_config and changes are then applied on top of it);
+         * layer_fd < 0 commits the config alone, with an "empty_layer"
+         * history entry as Docker's metadata steps have. */
+        json_t *config;
 };
 int gb_store_commit(struct gb_store *s, int layer_fd, const struct gb_commit_opts *o, char ret_id[GB_DIGEST_LEN],
                     struct gb_error *err);
@@ -106,6 +112,10 @@ int gb_store_rmi(struct gb_store *s, const char *name, bool force, char ***ret_l
  * (shared layers still used by a kept image are not counted). */
 int gb_store_prune(struct gb_store *s, bool all, bool (*wanted)(const struct gb_image_summary *, void *), void *data,
                    char ***ret_lines, uint64_t *ret_reclaimed, struct gb_error *err);
+
+/* The "config" object of an image's config, a new reference ({} when
+ * the image has none): the builder's starting point. */
+int gb_store_image_config_json(struct gb_store *s, const char *id, json_t **ret, struct gb_error *err);
 
 /* Parsed config of an image (the engine builds the OCI spec from it). */
 int gb_store_image_config(struct gb_store *s, const char *id, struct gb_image_config **ret, struct gb_error *err);
