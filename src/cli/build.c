@@ -106,6 +106,18 @@ int cmd_build(struct gb_cli_ctx *ctx, int argc, char **argv)
                 return EXIT_ENGINE;
         }
         bo.context_dir = argv[optind];
+        {
+                /* Not applied yet: say so rather than copy files the user
+                 * meant to keep out (the docker CLI, compose and docker-py
+                 * filter the context themselves before POST /build). */
+                _cleanup_free_ char *ign = gb_xasprintf("%s/.dockerignore", bo.context_dir);
+                if (access(ign, F_OK) == 0)
+                        fprintf(stderr,
+                                "ghostbox: warning: '%s' is not applied by ghostbox build yet: COPY and ADD see "
+                                "every file of the context (build through ghostboxd with the docker CLI to have it "
+                                "applied)\n",
+                                ign);
+        }
         if (file) {
                 /* -f may name a file outside the context, as Docker's:
                  * it is the user's own file, read here, not by a step. */

@@ -89,6 +89,10 @@ check_match "... the scratch image has what was copied" 'artifact bin .*o' "$roo
 check_fails "... and nothing of busybox's tree (no /usr)" grep -qw usr <<<"$root_ls"
 check "--target stops after a stage" gb build -q --target builder -t tgt "$M"
 check_eq "... the target stage's image" built "$(gb run --rm tgt cat /artifact)"
+printf '*.log\n' >"$M/.dockerignore"
+check_match "a .dockerignore (not applied by ghostbox build yet) gets a warning naming it" \
+        "warning: '$M/.dockerignore' is not applied" "$(gb build -q -t ms2 "$M" 2>&1 >/dev/null)"
+check_eq "... without one, no warning" "" "$(rm "$M/.dockerignore"; gb build -q -t ms2 "$M" 2>&1 >/dev/null)"
 
 # -- failures leave nothing ----------------------------------------------------
 F=$T/fail
