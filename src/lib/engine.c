@@ -655,19 +655,13 @@ static json_t *strv_json(char *const *v)
  * discarded as Docker does (the front end warns). */
 static void set_port_fields(json_t *doc, const struct gb_run_opts *o, json_t *image_config)
 {
-        json_t *exposed = json_object(), *img = json_object_get(image_config, "ExposedPorts"), *v;
+        json_t *empty = json_object(), *v;
+        /* The image's, with canonical keys; an sctp port stays out. */
+        json_t *exposed = gb_portspec_canon_keys(json_object_get(image_config, "ExposedPorts"), empty);
         json_t *pb = o->port_bindings && !o->net_host ? json_deep_copy(o->port_bindings) : json_object();
         const char *k;
 
-        json_object_foreach (json_is_object(img) ? img : NULL, k, v) {
-                uint16_t p;
-                bool udp;
-                char key[16];
-                /* Canonical keys; an sctp port stays out. */
-                if (gb_portspec_parse_key(k, &p, &udp, NULL) < 0)
-                        continue;
-                json_object_set_new(exposed, gb_portspec_key(key, p, udp), json_object());
-        }
+        json_decref(empty);
         if (o->exposed_ports)
                 json_object_update(exposed, o->exposed_ports);
         json_object_foreach (pb, k, v)

@@ -316,19 +316,26 @@ GB_EXPORT int gb_portspec_plan(json_t *bindings, json_t *exposed, bool publish_a
         return 0;
 }
 
-GB_EXPORT json_t *gb_portspec_ports_json(const struct gb_port_map *maps, size_t n, json_t *exposed)
+GB_EXPORT json_t *gb_portspec_canon_keys(json_t *obj, json_t *value)
 {
-        json_t *ports = json_object(), *v;
+        json_t *out = json_object(), *v;
         const char *k;
 
-        json_object_foreach (json_is_object(exposed) ? exposed : NULL, k, v) {
+        json_object_foreach (json_is_object(obj) ? obj : NULL, k, v) {
                 uint16_t p;
                 bool udp;
                 char key[16];
                 if (gb_portspec_parse_key(k, &p, &udp, NULL) < 0)
                         continue;
-                json_object_set_new(ports, gb_portspec_key(key, p, udp), json_null());
+                json_object_set_new(out, gb_portspec_key(key, p, udp), json_deep_copy(value));
         }
+        return out;
+}
+
+GB_EXPORT json_t *gb_portspec_ports_json(const struct gb_port_map *maps, size_t n, json_t *exposed)
+{
+        json_t *ports = gb_portspec_canon_keys(exposed, json_null());
+
         for (size_t i = 0; i < n; i++) {
                 char key[16], ip[INET_ADDRSTRLEN] = "0.0.0.0", hp[8];
                 struct in_addr a = {.s_addr = maps[i].host_ip};

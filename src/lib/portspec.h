@@ -57,6 +57,9 @@ int gb_portspec_plan(json_t *bindings, json_t *exposed, bool publish_all, struct
 
 /* NetworkSettings.Ports: every exposed port, null when not published, else
  * the bound addresses (maps hold the real, resolved host ports). */
+/* A new object with obj's keys in canonical form ("80/tcp"), each set to a
+ * copy of value; keys that do not parse (sctp, junk) are left out. */
+json_t *gb_portspec_canon_keys(json_t *obj, json_t *value);
 json_t *gb_portspec_ports_json(const struct gb_port_map *maps, size_t n, json_t *exposed);
 
 /* `docker ps` PORTS text of a NetworkSettings.Ports object:
