@@ -222,8 +222,9 @@ static void image_diff(struct evctx *ev, json_t *prev, json_t *cur, bool first, 
                         image_event(ev, "delete", k, k, now_ns);
 }
 
-/* {name: CreatedAt} of the volumes now. */
-static json_t *volume_state(const char *area)
+/* {name: CreatedAt} of the volumes now. *ret_partial: one is still being
+ * made (its directory is there before its volume.json): look again. */
+static json_t *volume_state(const char *area, bool *ret_partial)
 {
         _cleanup_strv_ char **names = NULL;
         json_t *out = json_object();
@@ -232,9 +233,11 @@ static json_t *volume_state(const char *area)
                 return out;
         for (char **nm = names; nm && *nm; nm++) {
                 json_t *doc = NULL;
-                if (gb_volume_inspect(gbd_engine.cfg.data_root, area, *nm, &doc, NULL) < 0)
+                if (gb_volume_inspect(gbd_engine.cfg.data_root, area, *nm, &doc, NULL) < 0) {
+                        *ret_partial = true;
                         continue;
-                json_object_set(out, *nm, json_object_get(doc, "CreatedAt") ?: json_string(""));
+                }
+                json_object_set_new(out, *nm, json_string(json_string_value(json_object_get(doc, "CreatedAt")) ?: ""));
                 json_decref(doc);
         }
         return out;
@@ -298,7 +301,8 @@ void h_events(struct conn *c, char **caps)
         size_t n = 0;
         long long since_ns = since_s ? (long long)(atof(since_s) * 1e9) : -1;
         bool first = true;
-        _cleanup_close_ int ino = -EBADF;
+        _cleanup_close_ int ino = -EBADF, ino_iv = -EBADF;
+        bool iv_watched = false, iv_dirty = true;
 
         ev.until_ns = until_s && *until_s ? (long long)(atof(until_s) * 1e9) : 0;
         if (filt && *filt) {
@@ -317,12 +321,18 @@ void h_events(struct conn *c, char **caps)
                                     *cfgs = gb_xasprintf("%s/images/sha256", gbd_engine.cfg.data_root),
                                     *voldir = gb_xasprintf("%s/%s/volumes", gbd_engine.cfg.data_root, area);
                 ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-                if (ino >= 0) {
+                if (ino >= 0)
                         (void)inotify_add_watch(ino, reg, IN_CREATE | IN_DELETE | IN_MOVED_TO);
-                        (void)inotify_add_watch(ino, imgdir, IN_MOVED_TO | IN_CLOSE_WRITE);
-                        (void)inotify_add_watch(ino, cfgs, IN_CREATE | IN_DELETE | IN_MOVED_TO);
-                        (void)inotify_add_watch(ino, voldir, IN_CREATE | IN_DELETE | IN_MOVED_TO);
-                }
+                /* Images and volumes are read again only when one of their
+                 * directories changed (reading every image config each
+                 * 100 ms per client would be the hot path); when a watch
+                 * cannot be set, every round. */
+                ino_iv = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+                iv_watched =
+                        ino_iv >= 0 &&
+                        inotify_add_watch(ino_iv, imgdir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE) >= 0 &&
+                        inotify_add_watch(ino_iv, cfgs, IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM) >= 0 &&
+                        inotify_add_watch(ino_iv, voldir, IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM) >= 0;
         }
         conn_stream_begin(c, 200, "application/json");
         for (;;) {
@@ -399,8 +409,10 @@ void h_events(struct conn *c, char **caps)
                         }
                         i++;
                 }
-                {
-                        json_t *ci = image_state(store), *cv = volume_state(area);
+                if (iv_dirty || !iv_watched) {
+                        bool partial = false;
+                        json_t *ci = image_state(store), *cv = volume_state(area, &partial);
+                        iv_dirty = partial;
                         image_diff(&ev, imgs, ci, first, since_ns, now_ns);
                         volume_diff(&ev, vols, cv, first, since_ns, now_ns);
                         json_decref(imgs);
@@ -414,13 +426,17 @@ void h_events(struct conn *c, char **caps)
                 /* The registry directory changes the moment a container
                  * is created or removed: wake up then, not only every
                  * 100 ms, so short-lived containers are seen. */
-                struct pollfd p[2] = {{.fd = c->fd, .events = POLLRDHUP}, {.fd = ino, .events = POLLIN}};
-                if (poll(p, 2, 100) > 0) {
+                struct pollfd p[3] = {{.fd = c->fd, .events = POLLRDHUP},
+                                      {.fd = ino, .events = POLLIN},
+                                      {.fd = ino_iv, .events = POLLIN}};
+                if (poll(p, 3, 100) > 0) {
                         if (p[0].revents)
                                 break; /* the client left */
                         char b[4096];
                         while (read(ino, b, sizeof(b)) > 0)
                                 ;
+                        while (ino_iv >= 0 && read(ino_iv, b, sizeof(b)) > 0)
+                                iv_dirty = true;
                 }
         }
         for (size_t i = 0; i < n; i++)
